@@ -1,0 +1,58 @@
+"""Dataset registry: one module per dataset, each with the same three parts.
+
+(a) a real loader that validates the file (``load`` / ``load_wav``), raising
+    :class:`DatasetFormatError` naming the file and the missing or malformed column;
+(b) a download spec ``SPEC`` (official URL, file name, sha256), fetched cache -> mirror folder
+    (``$COOKBOOK_DATA_MIRROR``) -> network by :func:`fetch`;
+(c) a seeded synthetic generator ``generate`` writing the real format, with planted structure.
+
+``prepare(source)`` returns the path(s) a notebook reads, for ``"synthetic"`` or ``"real"``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from cookbook.datasets import speech_clips, weekly_sales
+from cookbook.datasets._fetch import (
+    ChecksumMismatchError,
+    DatasetError,
+    DatasetFormatError,
+    DatasetUnavailableError,
+    DownloadSpec,
+    RemoteFile,
+    fetch,
+    sha256_of,
+)
+
+REGISTRY: dict[str, ModuleType] = {
+    speech_clips.NAME: speech_clips,
+    weekly_sales.NAME: weekly_sales,
+}
+
+SOURCES = ("synthetic", "real")
+
+
+def get(name: str) -> ModuleType:
+    """The dataset module registered as ``name``."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(sorted(REGISTRY))}") from None
+
+
+__all__ = [
+    "REGISTRY",
+    "SOURCES",
+    "ChecksumMismatchError",
+    "DatasetError",
+    "DatasetFormatError",
+    "DatasetUnavailableError",
+    "DownloadSpec",
+    "RemoteFile",
+    "fetch",
+    "get",
+    "sha256_of",
+    "speech_clips",
+    "weekly_sales",
+]

@@ -1,0 +1,226 @@
+"""UCI "Sales Transactions Dataset Weekly" (chapter 2): loader, download spec, generator.
+
+The original (James Tan, 2017; CC BY 4.0) is one CSV with CRLF line endings and the header
+``Product_Code, W0..W51, MIN, MAX, Normalized 0..Normalized 51``: weekly units sold of 811
+products coded P1..P819 (8 codes missing). MIN/MAX are the row's min and max over the weeks and
+``Normalized i = round((Wi - MIN) / (MAX - MIN), 2)``.
+
+The synthetic default writes the same file, byte format included, from a seeded simulation with
+planted structure (see :func:`generate`), plus a ``truth.json`` sidecar that names the planted
+groups so that tests and the notebook can check what DTW recovers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cookbook.datasets._fetch import DatasetFormatError, DownloadSpec, RemoteFile, fetch
+from cookbook.datasets._synthetic import ensure_generated
+from cookbook.io import atomic_open, write_json
+
+NAME = "uci_sales_weekly"
+FILENAME = "Sales_Transactions_Dataset_Weekly.csv"
+TRUTH_FILE = "truth.json"
+N_WEEKS = 52
+WEEK_COLUMNS = [f"W{i}" for i in range(N_WEEKS)]
+NORMALIZED_COLUMNS = [f"Normalized {i}" for i in range(N_WEEKS)]
+COLUMNS = ["Product_Code", *WEEK_COLUMNS, "MIN", "MAX", *NORMALIZED_COLUMNS]
+# Product codes absent from the original (811 of P1..P819 remain).
+MISSING_CODES = (353, 385, 645, 648, 709, 710, 723, 725)
+N_CODES = 819
+# Bump when generate() changes, so cached synthetic files are regenerated.
+GENERATOR_VERSION = 2
+
+SPEC = DownloadSpec(
+    name=NAME,
+    title="UCI Sales Transactions Dataset Weekly",
+    homepage="https://archive.ics.uci.edu/dataset/396/sales+transactions+dataset+weekly",
+    license="CC BY 4.0 (James Tan, 2017)",
+    files=(
+        RemoteFile(
+            filename=FILENAME,
+            url="https://archive.ics.uci.edu/ml/machine-learning-databases/00396/"
+            "Sales_Transactions_Dataset_Weekly.csv",
+            sha256="c406378a12fd93d4ac6c3751bca8bc345554461e000d3708759cef26e0bb8cc1",
+            mirror_path=f"uci_sales_transactions_weekly/{FILENAME}",
+        ),
+    ),
+    notes="UCI now also serves it zipped from the dataset page; the CSV inside is the same file.",
+)
+
+# The shape the synthetic "followers" are planted from: the factory's weekly capacity used in
+# chapter 2 (the original publication's "optimal pattern").
+CAPACITY_PATTERN = (
+    12.5, 13, 13.5, 14, 17, 10, 15, 16, 17, 16, 19, 14, 14, 15, 11, 20, 18, 17, 19, 21, 19, 15,
+    17, 17, 16, 15, 19, 19, 20, 21, 19, 18, 17, 16, 20, 19, 19, 18, 17, 18, 26, 25, 17, 23, 21,
+    19, 28, 18, 19, 16, 21, 23,
+)  # fmt: skip
+
+
+def product_codes() -> list[str]:
+    """The 811 product codes of the original, in file order."""
+    return [f"P{i}" for i in range(1, N_CODES + 1) if i not in MISSING_CODES]
+
+
+def load(path: str | Path) -> pd.DataFrame:
+    """Read and validate a weekly-sales CSV (original or synthetic).
+
+    Raises :class:`DatasetFormatError` naming the file and the missing or malformed column.
+    Returns the frame with integer week columns, one row per product.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weekly sales file not found: {path}")
+    try:
+        df = pd.read_csv(path, dtype={"Product_Code": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DatasetFormatError(f"{path}: not a readable CSV: {exc}") from exc
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise DatasetFormatError(
+            f"{path}: missing column(s) {shown}; expected Product_Code, W0..W51, MIN, MAX, "
+            "Normalized 0..Normalized 51"
+        )
+    if df["Product_Code"].isna().any() or df["Product_Code"].duplicated().any():
+        dup = df.loc[df["Product_Code"].duplicated(), "Product_Code"].head(3).tolist()
+        raise DatasetFormatError(f"{path}: column Product_Code has empty or duplicate codes {dup}")
+    for col in [*WEEK_COLUMNS, "MIN", "MAX"]:
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna() | (values < 0) | (values != values.round())
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DatasetFormatError(
+                f"{path}: column {col} must hold non-negative whole numbers; "
+                f"product {df['Product_Code'].iloc[row]} (data row {row + 1}) has "
+                f"{df[col].iloc[row]!r}"
+            )
+        df[col] = values.astype("int64")
+    for col in NORMALIZED_COLUMNS:
+        values = pd.to_numeric(df[col], errors="coerce")
+        if values.isna().any():
+            row = int(np.flatnonzero(values.isna().to_numpy())[0])
+            raise DatasetFormatError(
+                f"{path}: column {col!r} must be numeric; product "
+                f"{df['Product_Code'].iloc[row]} has {df[col].iloc[row]!r}"
+            )
+        df[col] = values.astype("float64")
+    return df[COLUMNS]
+
+
+def fetch_real(config: dict | None = None, download: bool = True) -> Path:
+    """Path to the original CSV (cache -> ``$COOKBOOK_DATA_MIRROR`` -> UCI)."""
+    return fetch(SPEC, FILENAME, config=config, download=download)
+
+
+def _write_csv(path: Path, codes: list[str], weeks: np.ndarray) -> None:
+    lo = weeks.min(axis=1)
+    hi = weeks.max(axis=1)
+    span = np.where(hi > lo, hi - lo, 1)
+    norm = np.round((weeks - lo[:, None]) / span[:, None], 2)
+    with atomic_open(path, "w", newline="", encoding="ascii") as fh:
+        fh.write(",".join(COLUMNS) + "\r\n")
+        for i, code in enumerate(codes):
+            cells = [code, *map(str, weeks[i]), str(lo[i]), str(hi[i])]
+            cells += [f"{v:g}" for v in norm[i]]
+            fh.write(",".join(cells) + "\r\n")
+
+
+def _shift(series: np.ndarray, k: int) -> np.ndarray:
+    """Delay (k > 0) or advance (k < 0) a series by k steps, repeating the edge value."""
+    if k == 0:
+        return series.copy()
+    out = np.roll(series, k)
+    if k > 0:
+        out[:k] = series[0]
+    else:
+        out[k:] = series[-1]
+    return out
+
+
+def generate(
+    folder: str | Path,
+    seed: int = 42,
+    n_followers: int = 40,
+    n_flat: int = 120,
+) -> Path:
+    """Write a synthetic ``Sales_Transactions_Dataset_Weekly.csv`` (and ``truth.json``).
+
+    Planted structure, 811 products in the original's codes, shuffled across the file:
+
+    - ``followers``: the capacity pattern, shifted by -2..+2 weeks (what a 5% DTW window on
+      52 weeks absorbs), scaled to 0.4-2.2x the pattern's level, with 6% multiplicative noise
+      and whole units;
+    - ``flat``: a steady level with small count noise and no shape;
+    - ``noisy``: the rest, like the original's mix: half low-volume sparse counts, half higher
+      volume with a random trend, a random seasonal bump and noise.
+
+    No product is constant (DTW z-normalises each series). Returns the CSV path.
+    """
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    codes = product_codes()
+    n = len(codes)
+    if n_followers + n_flat > n:
+        raise ValueError(f"n_followers + n_flat must be <= {n}, got {n_followers + n_flat}")
+    pattern = np.asarray(CAPACITY_PATTERN, dtype=float)
+    t = np.arange(N_WEEKS)
+    weeks = np.zeros((n, N_WEEKS), dtype=np.int64)
+    kinds = np.array(["noisy"] * n, dtype=object)
+    order = rng.permutation(n)
+    follower_idx = order[:n_followers]
+    flat_idx = order[n_followers : n_followers + n_flat]
+    shifts = {}
+    for i in follower_idx:
+        k = int(rng.integers(-2, 3))
+        expected = rng.uniform(0.4, 2.2) * _shift(pattern, k)
+        weeks[i] = np.round(expected * rng.normal(1.0, 0.06, N_WEEKS)).clip(0)
+        kinds[i] = "followers"
+        shifts[codes[i]] = k
+    for i in flat_idx:
+        level = rng.uniform(2, 40)
+        weeks[i] = np.round(level + rng.normal(0, 0.04 * level + 0.5, N_WEEKS)).clip(0)
+        kinds[i] = "flat"
+    for i in order[n_followers + n_flat :]:
+        if rng.random() < 0.5:  # sparse, low volume
+            weeks[i] = rng.poisson(rng.uniform(0.05, 4), N_WEEKS)
+        else:
+            level = rng.uniform(5, 45)
+            trend = rng.normal(0, 0.3) * (t - t.mean()) / N_WEEKS * level
+            bump = rng.uniform(0, 0.6) * level * np.sin(2 * np.pi * (t / N_WEEKS + rng.random()))
+            weeks[i] = rng.poisson(np.clip(level + trend + bump, 0.1, None))
+    for i in range(n):  # DTW z-normalises: a constant series has no shape at all
+        if weeks[i].min() == weeks[i].max():
+            weeks[i, rng.integers(N_WEEKS)] += 1
+    path = folder / FILENAME
+    _write_csv(path, codes, weeks)
+    truth = {
+        "seed": seed,
+        "groups": {g: [codes[i] for i in range(n) if kinds[i] == g] for g in ("followers", "flat")},
+        "follower_shifts": shifts,
+    }
+    write_json(folder / TRUTH_FILE, truth)
+    return path
+
+
+def read_truth(csv_path: str | Path) -> dict | None:
+    """The planted groups of a synthetic file (``truth.json`` beside it), or None for real data."""
+    sidecar = Path(csv_path).with_name(TRUTH_FILE)
+    return json.loads(sidecar.read_text()) if sidecar.is_file() else None
+
+
+def prepare(
+    source: str = "synthetic", seed: int = 42, config: dict | None = None, **generator_args
+) -> Path:
+    """Path to the CSV for ``source`` = ``"synthetic"`` (generated once, cached) or ``"real"``."""
+    if source == "real":
+        return fetch_real(config)
+    if source != "synthetic":
+        raise ValueError(f"DATA_SOURCE must be 'synthetic' or 'real', got {source!r}")
+    params = {"seed": seed, **generator_args}
+    folder = ensure_generated(NAME, params, generate, config, version=GENERATOR_VERSION)
+    return folder / FILENAME

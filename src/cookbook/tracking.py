@@ -1,0 +1,161 @@
+"""MLflow tracking for the chapters, and the results file every notebook writes.
+
+- :func:`setup_mlflow` points MLflow at the configured tracking server or sqlite store;
+- :func:`chapter_run` opens a run in the chapter's own experiment (created with an explicit
+  artifact root, so artifacts never land in the current directory);
+- :func:`record_results` writes ``OUTPUT_DIR/metrics.json`` (a flat JSON object of numbers and
+  strings) atomically and logs the same values to the active run: numbers as metrics, strings
+  as tags prefixed ``result.``;
+- :func:`read_results` reads them back (tests, ``make run``'s summary).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import numbers
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from cookbook.config import load_config
+from cookbook.io import write_json
+
+METRICS_FILE = "metrics.json"
+RESULT_TAG_PREFIX = "result."
+
+
+def setup_mlflow(config: dict | None = None) -> str:
+    """Set MLflow's tracking URI from configuration; return it. Creates a local sqlite folder."""
+    import mlflow
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    cfg = (config or load_config())["mlflow"]
+    uri = cfg["tracking_uri"]
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def experiment_name(chapter: str, config: dict | None = None) -> str:
+    """The experiment of a chapter, e.g. ``cookbook-02-dtw-sales-trends``."""
+    cfg = (config or load_config())["mlflow"]
+    return f"{cfg.get('experiment_prefix', '')}{chapter}"
+
+
+def get_experiment_id(chapter: str, config: dict | None = None) -> str:
+    """Return the id of the chapter's experiment, creating it with the configured artifact root."""
+    import mlflow
+
+    config = config or load_config()
+    setup_mlflow(config)
+    name = experiment_name(chapter, config)
+    existing = mlflow.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    root = config["mlflow"].get("artifact_root")
+    location = None
+    if root:
+        location = f"{root.rstrip('/')}/{name}"
+        if "://" not in location:
+            Path(location).mkdir(parents=True, exist_ok=True)
+            location = Path(location).resolve().as_uri()
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except mlflow.exceptions.MlflowException:
+        # created concurrently by another process
+        return mlflow.get_experiment_by_name(name).experiment_id
+
+
+@contextlib.contextmanager
+def chapter_run(
+    chapter: str,
+    run_name: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    config: dict | None = None,
+) -> Iterator[Any]:
+    """Start an MLflow run in the chapter's experiment; yield the active run.
+
+    ``params`` are logged at once; ``tags`` plus ``cookbook.chapter`` are set on the run.
+    Nested runs inside it (``mlflow.start_run(nested=True)``) land in the same experiment.
+    """
+    import mlflow
+
+    experiment_id = get_experiment_id(chapter, config)
+    all_tags = {"cookbook.chapter": chapter, **{k: str(v) for k, v in (tags or {}).items()}}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=all_tags) as run:
+        if params:
+            mlflow.log_params({k: _param_value(v) for k, v in params.items()})
+        yield run
+
+
+def _param_value(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 6000 else text[:5997] + "..."
+
+
+def _check_flat(results: Mapping[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    for key, value in results.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"result names must be non-empty strings, got {key!r}")
+        if isinstance(value, bool):
+            value = int(value)
+        if isinstance(value, numbers.Integral):
+            clean[key] = int(value)
+        elif isinstance(value, numbers.Real):
+            value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"result {key!r} is not a finite number: {value!r}")
+            clean[key] = value
+        elif isinstance(value, str):
+            clean[key] = value
+        else:
+            raise ValueError(
+                f"result {key!r} must be a number or a string, got {type(value).__name__}"
+            )
+    return clean
+
+
+def record_results(
+    output_dir: str | os.PathLike, results: Mapping[str, Any], log_to_mlflow: bool = True
+) -> dict[str, Any]:
+    """Write ``results`` to ``output_dir/metrics.json`` (merged with what is already there) and
+    log them to the active MLflow run. Returns everything recorded so far.
+
+    Values must be numbers (logged as metrics) or strings (logged as ``result.<name>`` tags).
+    """
+    clean = _check_flat(results)
+    path = Path(output_dir) / METRICS_FILE
+    merged = {**read_results(output_dir, missing_ok=True), **clean}
+    write_json(path, merged)
+    if log_to_mlflow:
+        import mlflow
+
+        if mlflow.active_run() is None:
+            raise RuntimeError("record_results: no active MLflow run (use chapter_run first)")
+        numbers_ = {k: v for k, v in clean.items() if not isinstance(v, str)}
+        strings = {f"{RESULT_TAG_PREFIX}{k}": v for k, v in clean.items() if isinstance(v, str)}
+        if numbers_:
+            mlflow.log_metrics(numbers_)
+        if strings:
+            mlflow.set_tags(strings)
+    return merged
+
+
+def read_results(output_dir: str | os.PathLike, missing_ok: bool = False) -> dict[str, Any]:
+    """Read ``output_dir/metrics.json``; ``{}`` if absent and ``missing_ok``."""
+    path = Path(output_dir) / METRICS_FILE
+    if not path.is_file():
+        if missing_ok:
+            return {}
+        raise FileNotFoundError(f"no results recorded: {path} does not exist")
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
