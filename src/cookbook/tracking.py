@@ -87,6 +87,7 @@ def chapter_run(
     import mlflow
 
     experiment_id = get_experiment_id(chapter, config)
+    mlflow.set_experiment(experiment_id=experiment_id)  # nested runs follow the parent
     all_tags = {"cookbook.chapter": chapter, **{k: str(v) for k, v in (tags or {}).items()}}
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=all_tags) as run:
         if params:

@@ -160,8 +160,7 @@ def _unavailable(spec: DownloadSpec, rf: RemoteFile, tried: list[str], reason: s
         "To fix, one of:",
         f"  - connect to the network so it downloads from {rf.url or spec.homepage};",
         f"  - put the original file at {tried[0].split(': ', 1)[1].split(' (')[0]};",
-        "  - set COOKBOOK_DATA_MIRROR to a folder that holds it at "
-        f"<mirror>/{rf.mirror_path};",
+        f"  - set COOKBOOK_DATA_MIRROR to a folder that holds it at <mirror>/{rf.mirror_path};",
         "  - or use DATA_SOURCE='synthetic' (the embedded default).",
     ]
     if spec.manual_instructions:

@@ -14,6 +14,7 @@ words with a tone and pace close to (1).
 
 from __future__ import annotations
 
+import struct
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +106,7 @@ def load_wav(path: str | Path) -> tuple[int, np.ndarray]:
         )
     try:
         rate, data = wavfile.read(path)
-    except (ValueError, EOFError, wave.Error) as exc:
+    except (ValueError, EOFError, OSError, struct.error, wave.Error) as exc:
         raise DatasetFormatError(f"{path}: unreadable WAV data: {exc}") from exc
     if data.size == 0:
         raise DatasetFormatError(f"{path}: the WAV file holds no samples")
@@ -132,6 +133,7 @@ def fetch_real(config: dict | None = None, clips: tuple[str, ...] = REAL_CLIPS) 
 
 
 # --------------------------------------------------------------------------- the synthesiser
+
 
 # Phoneme inventory: kind, three formant frequencies (Hz), relative amplitude, base duration (s).
 # Vowel formants follow Peterson & Barney's adult male averages.

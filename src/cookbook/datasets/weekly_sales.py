@@ -76,7 +76,8 @@ def load(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"weekly sales file not found: {path}")
     try:
-        df = pd.read_csv(path, dtype={"Product_Code": str})
+        # read as text, so that an error can quote the offending cell as it is in the file
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DatasetFormatError(f"{path}: not a readable CSV: {exc}") from exc
     missing = [c for c in COLUMNS if c not in df.columns]
@@ -86,7 +87,7 @@ def load(path: str | Path) -> pd.DataFrame:
             f"{path}: missing column(s) {shown}; expected Product_Code, W0..W51, MIN, MAX, "
             "Normalized 0..Normalized 51"
         )
-    if df["Product_Code"].isna().any() or df["Product_Code"].duplicated().any():
+    if (df["Product_Code"].str.strip() == "").any() or df["Product_Code"].duplicated().any():
         dup = df.loc[df["Product_Code"].duplicated(), "Product_Code"].head(3).tolist()
         raise DatasetFormatError(f"{path}: column Product_Code has empty or duplicate codes {dup}")
     for col in [*WEEK_COLUMNS, "MIN", "MAX"]:

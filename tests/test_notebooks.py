@@ -1,0 +1,169 @@
+"""Execute each chapter notebook with papermill in smoke mode, then check what it recorded:
+metrics.json, the MLflow run (same values), and the files it wrote."""
+
+from __future__ import annotations
+
+import _ucrdtw
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from cookbook import runner
+from cookbook.datasets import weekly_sales
+from cookbook.tracking import setup_mlflow
+
+pytestmark = [pytest.mark.notebook, pytest.mark.slow]
+
+
+def _execute(key, sandbox, tag, **params):
+    executed, results, _ = runner.execute(
+        key, sandbox / f"nb-{tag}", {"SMOKE": True, **params}, timeout=900
+    )
+    return executed, results
+
+
+def _mlflow_run(results):
+    setup_mlflow()
+    return MlflowClient().get_run(results["mlflow_run_id"])
+
+
+def _assert_logged(results, run):
+    for key, value in results.items():
+        if key == "mlflow_run_id":
+            continue
+        if isinstance(value, str):
+            assert run.data.tags[f"result.{key}"] == value, key
+        else:
+            assert run.data.metrics[key] == pytest.approx(value), key
+
+
+# ----------------------------------------------------------------------- chapter 1
+
+
+@pytest.fixture(scope="module")
+def ch1(sandbox):
+    return _execute("01-dtw-background", sandbox, "synthetic")
+
+
+def test_ch1_reproduces_the_original_ordering(ch1):
+    _, r = ch1
+    assert r["data_source"] == "synthetic"
+    assert r["dist_1_4"] < r["dist_1_3"] < r["dist_1_2"]
+    assert r["raw_ordering_reproduced"] == 1
+    # margins, not a coin toss: the similar reading is far closer than other words
+    assert r["dist_1_4"] < 0.6 * r["dist_1_3"]
+    assert r["dist_1_3"] < 0.8 * r["dist_1_2"]
+
+
+def test_ch1_features_rank_words_and_radius_matters(ch1):
+    _, r = ch1
+    assert r["mfcc_dist_1_4"] < r["mfcc_dist_1_2"] < r["mfcc_dist_1_3"]
+    assert r["mfcc_word_ordering"] == 1
+    # fastdtw's default radius=1 overestimates the DTW cost of the similar clip
+    assert r["radius1_dist_1_4"] > 2 * r["dist_1_4"]
+
+
+def test_ch1_logged_to_mlflow_with_figures(ch1):
+    executed, r = ch1
+    run = _mlflow_run(r)
+    _assert_logged(r, run)
+    assert run.data.params["fastdtw_radius"] == "20"
+    names = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"waveforms.png", "euclidean_vs_dtw.png", "mfcc_warping_paths.png"} <= names
+    assert (executed.parent / "waveforms.png").stat().st_size > 10_000
+
+
+@pytest.mark.realdata
+def test_ch1_on_real_recordings(sandbox):
+    _, r = _execute("01-dtw-background", sandbox, "real", DATA_SOURCE="real")
+    assert r["data_source"] == "real" and r["sample_rate"] == 8000
+    # FSDD: the same digit by the same speaker is closest; words rank above speakers on MFCCs
+    assert r["mfcc_dist_1_4"] < r["mfcc_dist_1_2"] < r["mfcc_dist_1_3"]
+    assert r["dist_1_4"] < r["dist_1_3"] < r["dist_1_2"]
+
+
+# ----------------------------------------------------------------------- chapter 2
+
+
+@pytest.fixture(scope="module")
+def ch2(sandbox):
+    return _execute("02-dtw-sales-trends", sandbox, "synthetic")
+
+
+def _direct_distances(csv_path, window=0.05):
+    """Single-process reference: the same ucrdtw call in a plain loop, no Spark."""
+    df = weekly_sales.load(csv_path)
+    pattern = list(weekly_sales.CAPACITY_PATTERN)
+    dist = [
+        _ucrdtw.ucrdtw(list(map(float, row)), pattern, window, False)[1]
+        for row in df[weekly_sales.WEEK_COLUMNS].to_numpy()
+    ]
+    return pd.Series(dist, index=df["Product_Code"], name="dtw_dist")
+
+
+def test_ch2_spark_distances_match_a_plain_loop(ch2):
+    executed, r = ch2
+    dist = pd.read_csv(executed.parent / "distances.csv")
+    assert list(dist.columns) == ["Product_Code", "dtw_dist"]
+    assert len(dist) == r["n_products"] == 811
+    reference = _direct_distances(weekly_sales.prepare("synthetic", seed=42))
+    got = dist.set_index("Product_Code")["dtw_dist"].reindex(reference.index)
+    np.testing.assert_allclose(got.to_numpy(), reference.to_numpy(), rtol=1e-12)
+    assert r["median_distance"] == pytest.approx(float(np.median(reference)))
+    assert r["closest_product"] == reference.idxmin()
+    assert r["farthest_product"] == reference.idxmax()
+
+
+def test_ch2_finds_the_planted_followers(ch2):
+    _, r = ch2
+    assert r["planted_followers"] == 40
+    assert r["planted_recall_at_k"] >= 0.95
+    truth = weekly_sales.read_truth(weekly_sales.prepare("synthetic", seed=42))
+    assert r["closest_product"] in truth["groups"]["followers"]
+    assert r["farthest_product"] not in truth["groups"]["followers"]
+    assert 0 < r["n_candidates"] < r["n_products"] / 2
+
+
+def test_ch2_sweep_and_model_reload(ch2):
+    _, r = ch2
+    assert r["n_stretch_factors"] == 3  # smoke: 0, the window, 0.5
+    assert r["median_nonincreasing"] == 1
+    assert r["median_distance_no_warping"] > r["median_distance"] > r["median_distance_max_stretch"]
+    assert r["model_reload_max_abs_diff"] < 1e-9
+    # the reloaded model scores new products sensibly: a shifted copy of the pattern is close,
+    # the reversed pattern is far
+    assert r["new_product_shifted_distance"] < 0.5 * r["median_distance"]
+    assert r["new_product_reversed_distance"] > r["median_distance"]
+
+
+def test_ch2_mlflow_runs_models_and_artifacts(ch2):
+    _, r = ch2
+    client = MlflowClient()
+    parent = _mlflow_run(r)
+    _assert_logged(r, parent)
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+    )
+    assert sorted(float(c.data.params["stretch_factor"]) for c in children) == [0.0, 0.05, 0.5]
+    for child in children:
+        names = {a.path for a in client.list_artifacts(child.info.run_id)}
+        assert {"outliers.csv", "distance_histogram.png"} <= names
+        assert "median_distance" in child.data.metrics
+    window_run = next(c for c in children if float(c.data.params["stretch_factor"]) == 0.05)
+    assert window_run.data.metrics["median_distance"] == pytest.approx(r["median_distance"])
+
+
+@pytest.mark.realdata
+def test_ch2_on_the_real_file_matches_the_publication(sandbox):
+    executed, r = _execute("02-dtw-sales-trends", sandbox, "real", DATA_SOURCE="real")
+    assert r["data_source"] == "real" and r["n_products"] == 811
+    # the original publication's products, same pattern, algorithm and 5% window
+    assert r["closest_product"] == "P675"
+    assert r["farthest_product"] == "P716"
+    reference = _direct_distances(weekly_sales.fetch_real())
+    assert r["median_distance"] == pytest.approx(float(np.median(reference)), rel=1e-12)
+    dist = pd.read_csv(executed.parent / "distances.csv").set_index("Product_Code")["dtw_dist"]
+    np.testing.assert_allclose(dist.reindex(reference.index), reference, rtol=1e-12)
+    assert "planted_recall_at_k" not in r

