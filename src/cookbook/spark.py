@@ -116,6 +116,10 @@ def get_spark(app_name: str | None = None, config: dict | None = None, **extra_c
     if cfg.get("bind_address"):
         settings["spark.driver.bindAddress"] = cfg["bind_address"]
         settings["spark.driver.host"] = cfg["bind_address"]
+    if cfg.get("log4j_config") and Path(cfg["log4j_config"]).is_file():
+        # quiet from the JVM's first line, before setLogLevel can act
+        uri = Path(cfg["log4j_config"]).resolve().as_uri()
+        settings["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={uri}"
     settings.update({k: str(v) for k, v in (cfg.get("conf") or {}).items()})
     settings.update({k: str(v) for k, v in extra_conf.items()})
     for key, value in settings.items():
