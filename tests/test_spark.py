@@ -62,3 +62,25 @@ def test_too_old_java_is_reported(monkeypatch, tmp_path):
     monkeypatch.delenv("JAVA_HOME", raising=False)
     with pytest.raises(cspark.JavaNotFoundError, match=r"major version 11"):
         cspark.ensure_java()
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_run_with_progress_reports_and_propagates(session):
+    import time
+
+    lines = []
+
+    def slow_sum():
+        rdd = session.sparkContext.parallelize(range(8), 4)
+        return rdd.map(lambda x: (time.sleep(0.5), x)[1]).sum()
+
+    assert cspark.run_with_progress(session, slow_sum, "demo", every=0.2, echo=lines.append) == 28
+    assert lines[-1].startswith("demo: finished in")
+    assert any("/4 tasks done" in line for line in lines[:-1])
+
+    def broken():
+        raise ValueError("no such table")
+
+    with pytest.raises(ValueError, match="no such table"):
+        cspark.run_with_progress(session, broken, "broken", echo=lines.append)

@@ -41,6 +41,18 @@ CHAPTERS: tuple[Chapter, ...] = (
         "DTW sales trends with Spark and MLflow",
         ("n_products", "median_distance", "closest_product", "farthest_product"),
     ),
+    Chapter(
+        "03-prophet-forecasting",
+        "03_prophet_forecasting.ipynb",
+        "Prophet fine-grained forecasting on Spark",
+        (
+            "n_series",
+            "holdout_smape_median",
+            "baseline_smape_median",
+            "prophet_win_rate",
+            "models_per_minute",
+        ),
+    ),
 )
 
 

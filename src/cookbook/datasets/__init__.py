@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from cookbook.datasets import speech_clips, weekly_sales
+from cookbook.datasets import speech_clips, store_item_demand, weekly_sales
 from cookbook.datasets._fetch import (
     ChecksumMismatchError,
     DatasetError,
@@ -27,6 +27,7 @@ from cookbook.datasets._fetch import (
 
 REGISTRY: dict[str, ModuleType] = {
     speech_clips.NAME: speech_clips,
+    store_item_demand.NAME: store_item_demand,
     weekly_sales.NAME: weekly_sales,
 }
 
@@ -54,5 +55,6 @@ __all__ = [
     "get",
     "sha256_of",
     "speech_clips",
+    "store_item_demand",
     "weekly_sales",
 ]
