@@ -88,12 +88,11 @@ REAL_CLIPS = ("7_jackson_0.wav", "7_theo_0.wav", "1_jackson_0.wav", "7_jackson_1
 # --------------------------------------------------------------------------- reading WAV files
 
 
-def load_wav(path: str | Path) -> tuple[int, np.ndarray]:
-    """Read a PCM WAV file; return ``(sample_rate, samples)`` with samples as float64, mono.
+def check_wav(path: str | Path) -> Path:
+    """Return ``path`` if it is a file with a RIFF/WAVE header; else raise a clear error.
 
-    Integer PCM keeps its integer scale (e.g. -32768..32767 for 16-bit) so distances compare
-    with the original publication's; stereo is averaged to mono. Raises
-    :class:`DatasetFormatError` naming the file when it is not a readable RIFF/WAVE file.
+    :class:`DatasetFormatError` names the file and what was found instead (scipy's own message,
+    "File format b'...' not understood", does not say which file).
     """
     path = Path(path)
     if not path.is_file():
@@ -104,6 +103,17 @@ def load_wav(path: str | Path) -> tuple[int, np.ndarray]:
         raise DatasetFormatError(
             f"{path}: not a WAV file (expected a RIFF/WAVE header, found {head[:12]!r})"
         )
+    return path
+
+
+def load_wav(path: str | Path) -> tuple[int, np.ndarray]:
+    """Read a PCM WAV file; return ``(sample_rate, samples)`` with samples as float64, mono.
+
+    Integer PCM keeps its integer scale (e.g. -32768..32767 for 16-bit) so distances compare
+    with the original publication's; stereo is averaged to mono. Raises
+    :class:`DatasetFormatError` naming the file when it is not a readable RIFF/WAVE file.
+    """
+    path = check_wav(path)
     try:
         rate, data = wavfile.read(path)
     except (ValueError, EOFError, OSError, struct.error, wave.Error) as exc:
