@@ -261,3 +261,85 @@ def test_ch3_on_real_series_from_the_mirror_zip(sandbox):
     # measured on the full real set: Prophet ~12.5% vs 16.6% (same day last year) median sMAPE
     assert r["holdout_smape_median"] < r["baseline_smape_median"]
     assert r["holdout_smape_median"] < 20
+
+
+# ----------------------------------------------------------------------- chapter 5
+
+
+@pytest.fixture(scope="module")
+def ch5(sandbox):
+    return _execute("05-fraud-detection", sandbox, "synthetic")
+
+
+def test_ch5_rule_and_tree_quality(ch5):
+    _, r = ch5
+    assert r["n_rows"] == 40_000 and r["n_rejected_rows"] == 0
+    assert 0.02 <= r["rule_flag_rate"] <= 0.08
+    assert 0.05 <= r["rule_flag_amount_share"] <= 0.25
+    assert r["test_pr_auc"] >= 0.9 and r["test_roc_auc"] >= 0.98
+    assert r["balanced_test_pr_auc"] >= 0.8 and r["balanced_test_roc_auc"] >= 0.98
+    # balancing is for the rare class: it must not miss more rule-flagged cases
+    assert r["balanced_missed_rule_flags"] <= r["missed_rule_flags"]
+    assert r["tuned_max_depth"] in (5, 10) and r["tuned_max_bins"] == 20
+
+
+def test_ch5_reports_real_fraud_recall_and_review_queue(ch5):
+    executed, r = ch5
+    assert r["n_fraud"] > 0
+    assert 0.5 <= r["rule_recall_on_isfraud"] <= 1.0  # the simulated fraud mostly trips the rule
+    assert 0.0 <= r["model_recall_on_isfraud"] <= 1.0
+    review = pd.read_csv(executed.parent / "review_queue.csv")
+    assert len(review) == 20 and {"p_flag", "label", "prediction"} <= set(review.columns)
+    uncertainty = (review["p_flag"] - 0.5).abs()
+    assert uncertainty.is_monotonic_increasing  # least certain first
+    rules = (executed.parent / "tree_rules.txt").read_text()
+    assert "feature " not in rules and "oldbalanceOrg" in rules
+
+
+def test_ch5_mlflow_logs_both_spark_models(ch5):
+    _, r = ch5
+    parent = _mlflow_run(r)
+    client = MlflowClient()
+    _assert_logged(r, parent)
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+    )
+    assert sorted(c.data.params["balanced"] for c in children) == ["False", "True"]
+    for child in children:
+        names = {a.path for a in client.list_artifacts(child.info.run_id)}
+        assert any(n.endswith("_model") for n in names)
+        assert "test_pr_auc" in child.data.metrics and "maxDepth" in child.data.params
+
+
+def test_ch5_malformed_rows_are_reported_not_fatal(sandbox, tmp_path):
+    from cookbook.datasets import paysim
+
+    path = paysim.generate(tmp_path, n_rows=20_000, seed=5)
+    with open(path, "a") as fh:
+        fh.write("700,PAYMENT,-12.5,C1,100.0,112.5,M2,0.0,0.0,0,0\n")
+        fh.write("700,CRYPTO,10.0,C3,100.0,90.0,M4,0.0,0.0,0,0\n")
+        fh.write("700,TRANSFER,12x,C5,100.0,88.0,C6,0.0,12.0,0,0\n")
+    executed, r = _execute("05-fraud-detection", sandbox, "bad", DATA_PATH=str(path))
+    assert r["n_rows"] == 20_000 and r["n_rejected_rows"] == 3
+    rejected = pd.read_csv(executed.parent / "rejected_rows.csv")
+    assert sorted(rejected["reason"].str.split().str[0]) == ["amount", "amount", "type"]
+
+
+@pytest.mark.realdata
+def test_ch5_on_the_real_paysim_sample(sandbox):
+    from cookbook.datasets import paysim
+
+    _, r = _execute("05-fraud-detection", sandbox, "real", DATA_SOURCE="real")
+    df = pd.read_csv(paysim.fetch_real("paysim_sample_allfraud_33k.csv"))
+    o, t = df["oldbalanceOrg"], df["type"]
+    flagged = (
+        ((o <= 56900) & (t == "TRANSFER") & (df["newbalanceDest"] <= 105))
+        | ((o > 56900) & (df["newbalanceOrig"] <= 12))
+        | ((o > 56900) & (df["newbalanceOrig"] > 12) & (df["amount"] > 1_160_000))
+    )
+    assert r["n_rows"] == 33_000 and r["n_fraud"] == 8_213
+    assert r["rule_flag_rate"] == pytest.approx(flagged.mean())
+    assert r["rule_recall_on_isfraud"] == pytest.approx(flagged[df["isFraud"] == 1].mean())
+    assert r["test_pr_auc"] >= 0.9
+    assert r["model_recall_on_isfraud"] >= 0.5

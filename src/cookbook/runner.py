@@ -53,6 +53,19 @@ CHAPTERS: tuple[Chapter, ...] = (
             "models_per_minute",
         ),
     ),
+    Chapter(
+        "05-fraud-detection",
+        "05_fraud_detection.ipynb",
+        "Fraud detection: rules to a decision tree",
+        (
+            "n_rows",
+            "rule_flag_rate",
+            "test_pr_auc",
+            "balanced_test_pr_auc",
+            "rule_recall_on_isfraud",
+            "model_recall_on_isfraud",
+        ),
+    ),
 )
 
 

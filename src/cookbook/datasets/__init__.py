@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from cookbook.datasets import speech_clips, store_item_demand, weekly_sales
+from cookbook.datasets import paysim, speech_clips, store_item_demand, weekly_sales
 from cookbook.datasets._fetch import (
     ChecksumMismatchError,
     DatasetError,
@@ -26,6 +26,7 @@ from cookbook.datasets._fetch import (
 )
 
 REGISTRY: dict[str, ModuleType] = {
+    paysim.NAME: paysim,
     speech_clips.NAME: speech_clips,
     store_item_demand.NAME: store_item_demand,
     weekly_sales.NAME: weekly_sales,
@@ -52,6 +53,7 @@ __all__ = [
     "DownloadSpec",
     "RemoteFile",
     "fetch",
+    "paysim",
     "get",
     "sha256_of",
     "speech_clips",
