@@ -24,6 +24,7 @@ from cookbook.datasets._fetch import (
     fetch,
     sha256_of,
 )
+from cookbook.datasets._synthetic import SOURCES, check_source
 
 REGISTRY: dict[str, ModuleType] = {
     paysim.NAME: paysim,
@@ -31,8 +32,6 @@ REGISTRY: dict[str, ModuleType] = {
     store_item_demand.NAME: store_item_demand,
     weekly_sales.NAME: weekly_sales,
 }
-
-SOURCES = ("synthetic", "real")
 
 
 def get(name: str) -> ModuleType:
@@ -46,6 +45,7 @@ def get(name: str) -> ModuleType:
 __all__ = [
     "REGISTRY",
     "SOURCES",
+    "check_source",
     "ChecksumMismatchError",
     "DatasetError",
     "DatasetFormatError",

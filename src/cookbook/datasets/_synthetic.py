@@ -11,6 +11,14 @@ from cookbook.config import load_config
 from cookbook.io import write_json
 
 PARAMS_FILE = "_generator.json"
+SOURCES = ("synthetic", "real")
+
+
+def check_source(source: str) -> str:
+    """Validate a ``DATA_SOURCE`` value: ``"synthetic"`` or ``"real"``."""
+    if source not in SOURCES:
+        raise ValueError(f"DATA_SOURCE must be 'synthetic' or 'real', got {source!r}")
+    return source
 
 
 def synthetic_dir(dataset: str, params: dict[str, Any], config: dict | None = None) -> Path:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cookbook.datasets._fetch import DatasetFormatError, DownloadSpec, RemoteFile, fetch
-from cookbook.datasets._synthetic import ensure_generated
+from cookbook.datasets._synthetic import check_source, ensure_generated
 from cookbook.io import atomic_open
 
 NAME = "paysim"
@@ -298,8 +298,7 @@ def prepare(
     ``"real"`` (one of the mirror's samples)."""
     if source == "real":
         return fetch_real(real_sample, config)
-    if source != "synthetic":
-        raise ValueError(f"DATA_SOURCE must be 'synthetic' or 'real', got {source!r}")
+    check_source(source)
     params = {"n_rows": n_rows, "seed": seed}
     folder = ensure_generated(NAME, params, generate, config, version=GENERATOR_VERSION)
     return folder / FILENAME

@@ -24,7 +24,7 @@ from scipy import signal
 from scipy.io import wavfile
 
 from cookbook.datasets._fetch import DatasetFormatError, DownloadSpec, RemoteFile, fetch
-from cookbook.datasets._synthetic import ensure_generated
+from cookbook.datasets._synthetic import check_source, ensure_generated
 from cookbook.io import atomic_path
 
 NAME = "speech_clips"
@@ -376,7 +376,6 @@ def prepare(
         return files[:4]
     if source == "real":
         return fetch_real(config)
-    if source != "synthetic":
-        raise ValueError(f"DATA_SOURCE must be 'synthetic' or 'real', got {source!r}")
+    check_source(source)
     folder = ensure_generated(NAME, {"seed": seed}, generate, config, version=GENERATOR_VERSION)
     return [folder / name for name in CLIP_FILES]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cookbook.datasets._fetch import DatasetFormatError, DownloadSpec, RemoteFile, fetch
-from cookbook.datasets._synthetic import ensure_generated
+from cookbook.datasets._synthetic import check_source, ensure_generated
 from cookbook.io import atomic_path
 
 NAME = "kaggle_store_item_demand"
@@ -192,7 +192,6 @@ def prepare(source: str = "synthetic", seed: int = 3, config: dict | None = None
     """Path to the zip for ``source`` = ``"synthetic"`` (generated once, cached) or ``"real"``."""
     if source == "real":
         return fetch_real(config)
-    if source != "synthetic":
-        raise ValueError(f"DATA_SOURCE must be 'synthetic' or 'real', got {source!r}")
+    check_source(source)
     folder = ensure_generated(NAME, {"seed": seed}, generate, config, version=GENERATOR_VERSION)
     return folder / ZIP_NAME

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cookbook.datasets._fetch import DatasetFormatError, DownloadSpec, RemoteFile, fetch
-from cookbook.datasets._synthetic import ensure_generated
+from cookbook.datasets._synthetic import check_source, ensure_generated
 from cookbook.io import atomic_open, write_json
 
 NAME = "uci_sales_weekly"
@@ -220,8 +220,7 @@ def prepare(
     """Path to the CSV for ``source`` = ``"synthetic"`` (generated once, cached) or ``"real"``."""
     if source == "real":
         return fetch_real(config)
-    if source != "synthetic":
-        raise ValueError(f"DATA_SOURCE must be 'synthetic' or 'real', got {source!r}")
+    check_source(source)
     params = {"seed": seed, **generator_args}
     folder = ensure_generated(NAME, params, generate, config, version=GENERATOR_VERSION)
     return folder / FILENAME
