@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from cookbook.datasets import paysim, speech_clips, store_item_demand, weekly_sales
+from cookbook.datasets import (
+    appliances_energy,
+    paysim,
+    speech_clips,
+    store_item_demand,
+    weekly_sales,
+)
 from cookbook.datasets._fetch import (
     ChecksumMismatchError,
     DatasetError,
@@ -27,6 +33,7 @@ from cookbook.datasets._fetch import (
 from cookbook.datasets._synthetic import SOURCES, check_source
 
 REGISTRY: dict[str, ModuleType] = {
+    appliances_energy.NAME: appliances_energy,
     paysim.NAME: paysim,
     speech_clips.NAME: speech_clips,
     store_item_demand.NAME: store_item_demand,
@@ -43,6 +50,7 @@ def get(name: str) -> ModuleType:
 
 
 __all__ = [
+    "appliances_energy",
     "REGISTRY",
     "SOURCES",
     "check_source",
