@@ -25,7 +25,7 @@ def test_session_follows_the_config_and_runs_python_workers(session):
     assert session.sparkContext.master == "local[*]"
     assert conf.get("spark.ui.enabled") == "false"
     assert conf.get("spark.driver.host") == "127.0.0.1"
-    assert conf.get("spark.sql.shuffle.partitions") == "1"
+    assert session.conf.get("spark.sql.shuffle.partitions") == "1"  # even if it was running
     assert os.environ["PYSPARK_PYTHON"] == sys.executable
 
     @pandas_udf("string")
@@ -37,6 +37,9 @@ def test_session_follows_the_config_and_runs_python_workers(session):
     rows = session.range(4).select(worker_python("id").alias("py")).distinct().collect()
     assert [r.py for r in rows] == [sys.executable]  # workers run this venv's interpreter
     assert cspark.get_spark() is session  # one session per process
+    cspark.get_spark(**{"spark.sql.shuffle.partitions": "3"})  # SQL settings still apply
+    assert session.conf.get("spark.sql.shuffle.partitions") == "3"
+    session.conf.set("spark.sql.shuffle.partitions", "1")
 
 
 def test_missing_java_gives_install_instructions(monkeypatch, tmp_path):

@@ -93,7 +93,8 @@ def get_spark(app_name: str | None = None, config: dict | None = None, **extra_c
     """Return the active SparkSession, or build one from configuration.
 
     ``config`` defaults to :func:`cookbook.config.load_config`; ``extra_conf`` adds Spark
-    settings (use the dotted names as keys via ``**{"spark.x": "y"}``). The worker Python is this
+    settings (use the dotted names as keys via ``**{"spark.x": "y"}``); on an already running
+    session only the ``spark.sql.*`` ones can still be applied, and are. The worker Python is this
     interpreter, the driver binds to loopback in the local profile, the UI is off unless
     ``spark.ui_enabled`` is true, and the log level is ``spark.log_level``.
     """
@@ -101,6 +102,13 @@ def get_spark(app_name: str | None = None, config: dict | None = None, **extra_c
 
     active = SparkSession.getActiveSession()
     if active is not None:
+        # A running session keeps its static settings; SQL settings can still change.
+        for key, value in extra_conf.items():
+            if key.startswith("spark.sql."):
+                active.conf.set(key, str(value))
+            elif active.sparkContext.getConf().get(key) != str(value):
+                log.warning("%s cannot change on a running SparkSession; keeping %s", key,
+                            active.sparkContext.getConf().get(key))  # fmt: skip
         return active
     cfg = (config or load_config())["spark"]
     ensure_java()

@@ -218,8 +218,8 @@ def simulate(seed: int = 21, start: str = START, end: str = END) -> pd.DataFrame
     cold = np.clip(12 - outdoor_lag, 0, None)
     heat_load = home * 14.0 * cold
     cooking = home * ((np.abs(hour - 18.75) < 0.75) | (weekend & (np.abs(hour - 12.5) < 0.5)))
-    spikes = cooking * rng.gamma(8.0, 25, n) + (rng.random(n) < 0.002) * rng.gamma(2, 150, n)
-    appliances = fridge + routine + heat_load + spikes + rng.gamma(2, 6, n)
+    spikes = cooking * rng.gamma(16.0, 10, n) + (rng.random(n) < 0.002) * rng.gamma(2, 150, n)
+    appliances = fridge + routine + heat_load + spikes + rng.gamma(2, 3, n)
     appliances = np.clip(np.round(appliances / 10) * 10, 10, 1080)
     lights = np.where(awake_dark, 10 * rng.integers(1, 5, n), 0) * (rng.random(n) < 0.8)
     hums[1] = hums[1] + 6 * cooking  # the kitchen steams up when cooking
