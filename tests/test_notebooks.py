@@ -4,6 +4,7 @@ metrics.json, the MLflow run (same values), and the files it wrote."""
 from __future__ import annotations
 
 import _ucrdtw
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -343,3 +344,64 @@ def test_ch5_on_the_real_paysim_sample(sandbox):
     assert r["rule_recall_on_isfraud"] == pytest.approx(flagged[df["isFraud"] == 1].mean())
     assert r["test_pr_auc"] >= 0.9
     assert r["model_recall_on_isfraud"] >= 0.5
+
+
+# ----------------------------------------------------------------------- chapter 4
+
+
+@pytest.fixture(scope="module")
+def ch4(sandbox):
+    return _execute("04-lstm-forecasting", sandbox, "synthetic")
+
+
+def test_ch4_lstm_beats_every_baseline_on_the_synthetic_house(ch4):
+    _, r = ch4
+    assert r["n_test_windows"] > 2000 and 1 <= r["epochs_run"] <= 8
+    for baseline in ("persistence_mae", "seasonal_naive_mae", "train_median_mae"):
+        assert r["test_mae"] < r[baseline], baseline
+    assert r["test_mae"] < 0.9 * r["persistence_mae"]  # a margin, not a tie
+    assert r["lstm_beats_all_baselines"] == 1
+    assert r["test_mae_wh"] > r["test_mae"]  # converted back to Wh with the training range
+
+
+def test_ch4_spark_scoring_matches_in_process(ch4):
+    _, r = ch4
+    assert r["spark_scored_windows"] == r["n_test_windows"]  # one prediction per window
+    assert r["spark_max_abs_diff"] < 1e-5
+
+
+def test_ch4_sweep_is_tracked_and_the_best_run_chosen_by_validation(ch4):
+    executed, r = ch4
+    parent = _mlflow_run(r)
+    _assert_logged(r, parent)
+    client = MlflowClient()
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+    )
+    assert len(children) == 2  # smoke: two learning rates
+    best = min(children, key=lambda c: c.data.metrics["val_mae"])
+    assert float(best.data.params["learning_rate"]) == r["best_learning_rate"]
+    for child in children:
+        assert {"units", "learning_rate", "epoch_cap", "lookback", "horizon",
+                "steps_per_epoch"} <= set(child.data.params)  # fmt: skip
+        assert {"epochs_run", "test_loss", "test_mae", "test_mae_wh"} <= set(child.data.metrics)
+        assert len(client.get_metric_history(child.info.run_id, "val_loss")) >= 1
+        models = mlflow.search_logged_models(
+            experiment_ids=[parent.info.experiment_id],
+            filter_string=f"source_run_id = '{child.info.run_id}'",
+            output_format="list",
+        )  # MLflow 3: models are LoggedModels linked to their run
+        assert [m.name for m in models] == ["model"]
+    assert (executed.parent / "actual_vs_predicted.png").stat().st_size > 10_000
+
+
+@pytest.mark.realdata
+def test_ch4_on_the_real_data_reports_the_honest_comparison(sandbox):
+    _, r = _execute("04-lstm-forecasting", sandbox, "real", DATA_SOURCE="real")
+    assert r["data_source"] == "real"
+    # the real load is spiky: the 7-day time-of-day median is the strongest baseline there
+    assert r["seasonal_naive_mae"] < r["persistence_mae"]
+    for key in ("test_mae", "persistence_mae", "seasonal_naive_mae", "train_median_mae"):
+        assert 0.01 < r[key] < 0.2, key
+    assert r["lstm_beats_all_baselines"] in (0, 1)  # recorded whichever way it goes

@@ -54,6 +54,12 @@ CHAPTERS: tuple[Chapter, ...] = (
         ),
     ),
     Chapter(
+        "04-lstm-forecasting",
+        "04_lstm_forecasting.ipynb",
+        "LSTM multivariate forecasting",
+        ("test_mae", "persistence_mae", "seasonal_naive_mae", "train_median_mae", "epochs_run"),
+    ),
+    Chapter(
         "05-fraud-detection",
         "05_fraud_detection.ipynb",
         "Fraud detection: rules to a decision tree",

@@ -11,10 +11,6 @@ and checks the 10-minute index.
 The synthetic default (:func:`generate`) writes the same columns and cadence from a simulated
 house: weather drives the indoor climate with lags, appliance load follows daily and weekly
 routines with spikes and rises in cold spells, and lights go with the load.
-
-Status: groundwork for chapter 4 (issue 4). The loader is complete; the simulator's planted
-structure is not yet strong enough for an LSTM to beat the seasonal-naive baseline (see the
-issue's notes), so the chapter notebook is not written yet.
 """
 
 from __future__ import annotations
@@ -50,7 +46,7 @@ FEATURES = (
 COLUMNS = ("date", *FEATURES)
 STEP = pd.Timedelta(minutes=10)
 START, END = "2016-01-11 17:00:00", "2016-05-27 18:00:00"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 SPEC = DownloadSpec(
     name=NAME,
@@ -215,8 +211,10 @@ def simulate(seed: int = 21, start: str = START, end: str = END) -> pd.DataFrame
     # extra heating load in cold spells
     fridge = 45 + 10 * (np.sin(2 * np.pi * np.arange(n) / 9) > 0.3)
     routine = home * (30 + 25 * weekend)
-    cold = np.clip(12 - outdoor_lag, 0, None)
-    heat_load = home * 14.0 * cold
+    # a storage heater charges by the previous day's weather: its load follows the outdoor
+    # temperature of 24 hours earlier (observable a day ahead, unlike routines and spikes)
+    yesterday = np.r_[np.full(144, outdoor_lag[0]), outdoor_lag[:-144]]
+    heat_load = 24.0 * np.clip(15 - yesterday, 0, None)
     cooking = home * ((np.abs(hour - 18.75) < 0.75) | (weekend & (np.abs(hour - 12.5) < 0.5)))
     spikes = cooking * rng.gamma(16.0, 10, n) + (rng.random(n) < 0.002) * rng.gamma(2, 150, n)
     appliances = fridge + routine + heat_load + spikes + rng.gamma(2, 3, n)
@@ -245,10 +243,10 @@ def generate(folder: str | Path, seed: int = 21) -> Path:
     - the rooms' temperatures follow the outdoor temperature with a ~6-hour lag, plus heating
       when someone is home; humidities follow the outdoor air, and the kitchen's cooking;
     - occupancy follows weekday and weekend routines, with some days away;
-    - the appliance load is a fridge's cycle, plus routines and cooking and laundry spikes when
-      someone is home, plus electric heating that grows in cold spells; lights go on when
-      someone is home in the dark. So history and the other sensors can predict the load
-      beyond a time-of-day profile.
+    - the appliance load is a fridge's cycle, plus routines and cooking spikes when someone is
+      home (trips away last 2-5 days), plus a storage heater whose load follows the outdoor
+      temperature of the previous day; lights go on when someone is home in the dark. So
+      history and the other sensors predict the load beyond a time-of-day profile.
 
     Every field is quoted and the target is space-padded, as in the original file.
     """
