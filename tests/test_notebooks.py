@@ -362,6 +362,7 @@ def test_ch4_lstm_beats_every_baseline_on_the_synthetic_house(ch4):
     assert r["test_mae"] < 0.9 * r["persistence_mae"]  # a margin, not a tie
     assert r["lstm_beats_all_baselines"] == 1
     assert r["test_mae_wh"] > r["test_mae"]  # converted back to Wh with the training range
+    assert 0 < r["compare_loss_test_mae"] < r["train_median_mae"]  # the MAE-loss retrain
 
 
 def test_ch4_spark_scoring_matches_in_process(ch4):
@@ -379,8 +380,10 @@ def test_ch4_sweep_is_tracked_and_the_best_run_chosen_by_validation(ch4):
         [parent.info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
     )
-    assert len(children) == 2  # smoke: two learning rates
-    best = min(children, key=lambda c: c.data.metrics["val_mae"])
+    # smoke: two learning rates with the MSE loss, and the best one retrained with MAE
+    assert sorted(c.data.params["loss"] for c in children) == ["mae", "mse", "mse"]
+    sweep = [c for c in children if c.data.params["loss"] == "mse"]
+    best = min(sweep, key=lambda c: c.data.metrics["val_mae"])
     assert float(best.data.params["learning_rate"]) == r["best_learning_rate"]
     for child in children:
         assert {"units", "learning_rate", "epoch_cap", "lookback", "horizon",
