@@ -31,7 +31,10 @@ def test_weather_drives_the_house(synthetic):
     df = appliances_energy.load(synthetic)
     hour = df["date"].dt.hour
     assert df.groupby(hour)["Appliances"].median().idxmax() in range(17, 21)  # evening routine
-    assert df["Appliances"].corr(df["lights"]) > 0.2
+    # lights go with the load's activity within the day (the storage heater moves its level
+    # from day to day, which lights know nothing about)
+    within_day = df["Appliances"] - df["Appliances"].rolling(144, center=True, min_periods=1).mean()
+    assert within_day.corr(df["lights"]) > 0.15
     # indoor temperature follows the outdoor one with a lag: the lagged correlation is higher
     lagged = df["T1"].corr(df["T_out"].shift(36))
     assert lagged > df["T1"].corr(df["T_out"].shift(-36))
