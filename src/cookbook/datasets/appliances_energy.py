@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +29,8 @@ from cookbook.datasets._fetch import (
     RemoteFile,
     fetch,
 )
+from cookbook.datasets._files import read_text_table, write_zipped_csv
 from cookbook.datasets._synthetic import check_source, ensure_generated
-from cookbook.io import atomic_path
 
 NAME = "uci_appliances_energy"
 CSV_NAME = "energydata_complete.csv"
@@ -80,19 +79,6 @@ def fetch_real(config: dict | None = None) -> Path:
         return fetch(SPEC, CSV_NAME, config=config)
 
 
-def _open_text(path: Path):
-    if path.suffix.lower() != ".zip":
-        return path, str(path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = [n for n in zf.namelist() if n.endswith(".csv")]
-            if not names:
-                raise DatasetFormatError(f"{path}: the zip holds no CSV ({zf.namelist()})")
-            return io.StringIO(zf.read(names[0]).decode("utf-8")), f"{path}:{names[0]}"
-    except zipfile.BadZipFile as exc:
-        raise DatasetFormatError(f"{path}: not a valid zip file: {exc}") from exc
-
-
 def load(path: str | Path) -> pd.DataFrame:
     """Read and validate the energy data (zip or CSV); return ``date`` + 28 float columns.
 
@@ -100,14 +86,7 @@ def load(path: str | Path) -> pd.DataFrame:
     value that is not a number (column and row), an unparseable date, or a break in the strict
     10-minute index (the first gap or repeat, with its timestamps).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"energy data file not found: {path}")
-    source, label = _open_text(path)
-    try:
-        df = pd.read_csv(source, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DatasetFormatError(f"{label}: not a readable CSV: {exc}") from exc
+    df, label = read_text_table(path, "energy data file")
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise DatasetFormatError(f"{label}: missing column(s) {', '.join(missing)}")
@@ -259,11 +238,7 @@ def generate(folder: str | Path, seed: int = 21) -> Path:
     for stamp, row in zip(stamps, values, strict=True):
         writer.writerow([stamp, f"{int(row[0]):4d}", f"{int(row[1])}",
                          *[repr(float(v)) for v in row[2:]]])  # fmt: skip
-    target = Path(folder) / ZIP_NAME
-    with atomic_path(target) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(CSV_NAME, buf.getvalue())
-    return target
+    return write_zipped_csv(Path(folder) / ZIP_NAME, CSV_NAME, buf.getvalue())
 
 
 def prepare(source: str = "synthetic", seed: int = 21, config: dict | None = None) -> Path:

@@ -12,17 +12,15 @@ and size, from a seeded simulation (see :func:`generate`).
 
 from __future__ import annotations
 
-import io
 import warnings
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cookbook.datasets._fetch import DatasetFormatError, DownloadSpec, RemoteFile, fetch
+from cookbook.datasets._files import read_text_table, write_zipped_csv
 from cookbook.datasets._synthetic import check_source, ensure_generated
-from cookbook.io import atomic_path
 
 NAME = "kaggle_store_item_demand"
 ZIP_NAME = "demand-forecasting-kernels-only.zip"
@@ -65,20 +63,6 @@ def fetch_real(config: dict | None = None) -> Path:
     return fetch(SPEC, ZIP_NAME, config=config)
 
 
-def _read_text(path: Path) -> io.StringIO | Path:
-    if path.suffix.lower() != ".zip":
-        return path
-    try:
-        with zipfile.ZipFile(path) as zf:
-            if MEMBER not in zf.namelist():
-                raise DatasetFormatError(
-                    f"{path}: the zip has no {MEMBER} (it holds {', '.join(zf.namelist())})"
-                )
-            return io.StringIO(zf.read(MEMBER).decode("utf-8"))
-    except zipfile.BadZipFile as exc:
-        raise DatasetFormatError(f"{path}: not a valid zip file: {exc}") from exc
-
-
 def load(
     path: str | Path,
     stores: list[int] | None = None,
@@ -94,15 +78,7 @@ def load(
     naming the file and column. Non-numeric sales do not: they become NaN and a warning names
     the series, so that one bad series can be skipped without losing the others.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"sales file not found: {path}")
-    source = _read_text(path)
-    label = f"{path}:{MEMBER}" if path.suffix.lower() == ".zip" else str(path)
-    try:
-        df = pd.read_csv(source, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DatasetFormatError(f"{label}: not a readable CSV: {exc}") from exc
+    df, label = read_text_table(path, "sales file", member=MEMBER)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise DatasetFormatError(
@@ -181,11 +157,7 @@ def generate(folder: str | Path, seed: int = 3, start: str = START, end: str = E
     df = pd.concat(frames).rename_axis("date").reset_index()
     df = df.sort_values(["item", "store", "date"], kind="stable")  # the original's row order
     csv = df.to_csv(index=False, columns=list(COLUMNS), date_format="%Y-%m-%d", lineterminator="\n")
-    target = Path(folder) / ZIP_NAME
-    with atomic_path(target) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr(MEMBER, csv)
-    return target
+    return write_zipped_csv(Path(folder) / ZIP_NAME, MEMBER, csv)
 
 
 def prepare(source: str = "synthetic", seed: int = 3, config: dict | None = None) -> Path:

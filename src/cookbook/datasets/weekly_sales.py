@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from cookbook.datasets._fetch import DatasetFormatError, DownloadSpec, RemoteFile, fetch
+from cookbook.datasets._files import read_text_table
 from cookbook.datasets._synthetic import check_source, ensure_generated
 from cookbook.io import atomic_open, write_json
 
@@ -73,13 +74,7 @@ def load(path: str | Path) -> pd.DataFrame:
     Returns the frame with integer week columns, one row per product.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"weekly sales file not found: {path}")
-    try:
-        # read as text, so that an error can quote the offending cell as it is in the file
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DatasetFormatError(f"{path}: not a readable CSV: {exc}") from exc
+    df, _ = read_text_table(path, "weekly sales file")
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
