@@ -122,7 +122,7 @@ def fetch(
 
     if not download or not rf.url:
         reason = "downloading disabled" if rf.url else "no public URL"
-        raise DatasetUnavailableError(_unavailable(spec, rf, tried, reason))
+        raise DatasetUnavailableError(_unavailable(spec, rf, cached, tried, reason))
     return _download(spec, rf, cached, tried)
 
 
@@ -148,18 +148,21 @@ def _download(spec: DownloadSpec, rf: RemoteFile, target: Path, tried: list[str]
         raise
     except Exception as exc:  # requests' connection errors, HTTP errors, timeouts
         tried.append(f"network: {rf.url} ({type(exc).__name__}: {exc})")
-        raise DatasetUnavailableError(_unavailable(spec, rf, tried, "download failed")) from exc
+        message = _unavailable(spec, rf, target, tried, "download failed")
+        raise DatasetUnavailableError(message) from exc
     return Path(path)
 
 
-def _unavailable(spec: DownloadSpec, rf: RemoteFile, tried: list[str], reason: str) -> str:
+def _unavailable(
+    spec: DownloadSpec, rf: RemoteFile, cached: Path, tried: list[str], reason: str
+) -> str:
     lines = [
         f"cannot get {spec.name}/{rf.filename} ({spec.title}): {reason}.",
         "Tried:",
         *[f"  - {t}" for t in tried],
         "To fix, one of:",
-        f"  - connect to the network so it downloads from {rf.url or spec.homepage};",
-        f"  - put the original file at {tried[0].split(': ', 1)[1].split(' (')[0]};",
+        *([f"  - connect to the network so it downloads from {rf.url};"] if rf.url else []),
+        f"  - put the original file at {cached};",
         f"  - set COOKBOOK_DATA_MIRROR to a folder that holds it at <mirror>/{rf.mirror_path};",
         "  - or use DATA_SOURCE='synthetic' (the embedded default).",
     ]
