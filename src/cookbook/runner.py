@@ -72,6 +72,19 @@ CHAPTERS: tuple[Chapter, ...] = (
             "model_recall_on_isfraud",
         ),
     ),
+    Chapter(
+        "08-geospatial",
+        "08_geospatial.ipynb",
+        "Geospatial: GeoPandas in Spark, H3 joins, formats",
+        (
+            "valid_points",
+            "exact_true_zone_share",
+            "h3_agreement_r7",
+            "h3_agreement_r9",
+            "h3_refined_agreement",
+            "points_per_second_exact_spark",
+        ),
+    ),
 )
 
 

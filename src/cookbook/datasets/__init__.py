@@ -15,6 +15,7 @@ from types import ModuleType
 
 from cookbook.datasets import (
     appliances_energy,
+    nyc_taxi,
     paysim,
     speech_clips,
     store_item_demand,
@@ -34,6 +35,7 @@ from cookbook.datasets._synthetic import SOURCES, check_source
 
 REGISTRY: dict[str, ModuleType] = {
     appliances_energy.NAME: appliances_energy,
+    nyc_taxi.NAME: nyc_taxi,
     paysim.NAME: paysim,
     speech_clips.NAME: speech_clips,
     store_item_demand.NAME: store_item_demand,
@@ -61,6 +63,7 @@ __all__ = [
     "DownloadSpec",
     "RemoteFile",
     "fetch",
+    "nyc_taxi",
     "paysim",
     "get",
     "sha256_of",
