@@ -1,4 +1,6 @@
 import json
+import os
+import stat
 
 import pytest
 
@@ -49,3 +51,12 @@ def test_write_json_and_read_only_mode_rejected(tmp_path):
     with pytest.raises(ValueError, match="for writing"):
         with atomic_open(tmp_path / "m.json", "r"):
             pass
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "x.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -506,3 +506,158 @@ def test_ch8_on_the_real_zones_boroughs_and_green_taxi_month(sandbox):
             r[f"borough_count_{name}"], rel=0.1
         )
     assert r["h3_agreement_r7"] < r["h3_agreement_r9"]
+
+
+# ----------------------------------------------------------------------- chapter 7
+
+
+@pytest.fixture(scope="module")
+def ch7(sandbox):
+    return _execute("07-car-classification", sandbox, "synthetic")
+
+
+def test_ch7_resnet_learns_the_silhouettes(ch7):
+    executed, r = ch7
+    assert r["n_classes"] == 4 and r["chance_accuracy"] == 0.25
+    assert r["test_accuracy"] >= 2 * r["chance_accuracy"]
+    assert r["train_images_per_second"] > 0
+    import h5py
+
+    with h5py.File(executed.parent / "cars_train.h5") as f:
+        assert f["images"].dtype == np.uint8 and f["images"].shape[1:] == (48, 48, 3)
+        assert f["labels"][:].min() == 0 and f["labels"][:].max() == 3
+    with h5py.File(executed.parent / "cars_fit_augmented.h5") as f:
+        n_fit = len(f["labels"])
+    assert n_fit == 2 * (800 - 80)  # originals (minus validation) + one augmented copy each
+
+
+def test_ch7_rest_service_answers_and_survives_bad_requests(ch7):
+    _, r = ch7
+    assert r["rest_predictions_valid"] == 1  # a known class name and a probability in [0, 1]
+    assert r["rest_bad_request_min_status"] == r["rest_bad_request_max_status"] == 400
+    assert r["rest_good_after_bad_status"] == 200
+    assert 0 < r["rest_latency_ms_median"] <= r["rest_latency_ms_p95"]
+    assert r["predict_on_batch_ms"] < r["keras_predict_ms"]
+
+
+def test_ch7_mlflow_has_both_models_and_the_scale_layer_survives(ch7):
+    executed, r = ch7
+    run = _mlflow_run(r)
+    _assert_logged(r, run)
+    assert r["reload_max_abs_diff"] < 1e-5
+    models = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+        output_format="list",
+    )
+    assert {m.name for m in models} == {"keras_model", "car_classifier"}
+    pyfunc = mlflow.pyfunc.load_model(r["pyfunc_model_uri"])
+    import base64
+
+    from PIL import Image
+
+    buffer = __import__("io").BytesIO()
+    Image.new("RGB", (80, 50), (200, 30, 30)).save(buffer, format="PNG")
+    answer = pyfunc.predict(pd.DataFrame({"image": [base64.b64encode(buffer.getvalue()).decode()]}))
+    assert list(answer.columns) == ["class_name", "probability"]
+    assert 0 <= answer["probability"].iloc[0] <= 1
+    with pytest.raises(mlflow.exceptions.MlflowException, match="row 0: not valid base64"):
+        pyfunc.predict(pd.DataFrame({"image": ["%%%"]}))
+    names = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"confusion_matrix.png", "augmentation.png", "server.log"} <= names
+
+
+@pytest.mark.realdata
+def test_ch7_real_sample_photos_go_through_the_served_model(sandbox, mirror):
+    from cookbook.datasets import stanford_cars
+
+    folder = stanford_cars.fetch_sample_images()[0].parent
+    _, r = _execute(
+        "07-car-classification", sandbox, "real-samples", SAMPLE_IMAGES_DIR=str(folder), EPOCHS=1
+    )
+    assert r["rest_sample_images"] == 3
+
+
+def test_ch7_default_settings_reach_80_percent_within_the_budget(sandbox):
+    """The issue's bar: a small ResNet at 64 px, ~10 minutes of training on 2 cores, >= 0.8."""
+    _, r = _execute("07-car-classification", sandbox, "default", SMOKE=False)
+    assert r["n_classes"] == 8
+    assert r["test_accuracy"] >= 0.8
+    assert r["train_seconds"] < 900  # measured: ~4 minutes, 220 images/s on 2 cores
+
+
+# ----------------------------------------------------------------------- chapter 6
+
+
+@pytest.fixture(scope="module")
+def ch6(sandbox):
+    return _execute("06-digital-pathology", sandbox, "synthetic")
+
+
+def test_ch6_cnn_features_find_tumour_that_colour_cannot(ch6):
+    _, r = ch6
+    assert r["weights"] in ("imagenet", "random-init (offline fallback)")
+    assert r["n_slides"] == 3 and r["n_patches"] == 300 and r["dropped_out_of_bounds"] == 0
+    assert r["control_auc"] <= 0.75  # mean colour alone does not solve the synthetic slides
+    assert r["heldout_roc_auc"] >= 0.8
+    assert r["heldout_roc_auc"] >= r["control_auc"] + 0.1
+    assert 0 <= r["heldout_accuracy"] <= 1
+
+
+def test_ch6_heat_map_lights_up_the_tumour(ch6):
+    executed, r = ch6
+    assert r["heatmap_tiles_inside"] > 0 and r["heatmap_tiles"] > r["heatmap_tiles_inside"]
+    assert r["heatmap_mean_inside"] >= r["heatmap_mean_outside"] + 0.15
+    from PIL import Image
+
+    with Image.open(executed.parent / "heatmap.png") as img:
+        assert img.size[0] >= 512
+    patches = list((executed.parent / "patches").rglob("*.png"))
+    assert len(patches) >= r["n_patches"]  # training patches plus the heat-map tiles
+    assert not list((executed.parent / "patches").rglob("*.part"))  # nothing half-written
+
+
+def test_ch6_mlflow_logs_weights_model_and_timings(ch6):
+    executed, r = ch6
+    run = _mlflow_run(r)
+    _assert_logged(r, run)
+    assert run.data.params["weights"] == r["weights"] == run.data.tags["weights"]
+    names = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"patch_classifier", "heatmap.png", "timings.csv", "zoom_levels.png"} <= names
+    timings = pd.read_csv(executed.parent / "timings.csv")
+    assert {"patch generation", "features", "training", "evaluation"} <= set(timings["stage"])
+    assert (timings["seconds"] > 0).all()
+    assert r["patches_per_second_per_core"] > 0 and r["feature_images_per_second"] > 0
+
+
+def test_ch6_bad_slides_and_coordinates_are_reported_not_fatal(sandbox, tmp_path):
+    import shutil
+
+    from cookbook.datasets import wsi
+
+    source = wsi.prepare("synthetic", n_tumour=2, n_normal=1, size=2048, patches_per_class=60,
+                         margin=64, seed=16)  # fmt: skip
+    slides = tmp_path / "slides"
+    shutil.copytree(source["slides_dir"], slides)
+    (slides / "Normal_001.tif").write_bytes(b"II*\x00" + b"\x00" * 64)  # corrupt
+    coords = tmp_path / "coords"
+    shutil.copytree(source["coords"]["tumor"].parent, coords)
+    with open(coords / "tumor_valid.txt", "a") as fh:
+        fh.write("Tumor_001,5,5\nTumor_002,2040,1000\n")  # patches that would leave the slide
+        fh.write("Tumor_404,100,100\n")  # a slide nobody has
+    _, r = _execute(
+        "06-digital-pathology", sandbox, "bad", SLIDES_DIR=str(slides), COORDS_DIR=str(coords)
+    )
+    assert r["skipped_slides"] == 1 and r["missing_slides"] == 1 and r["n_slides"] == 2
+    assert r["dropped_out_of_bounds"] == 2
+    assert r["n_patches"] == 240  # Normal_001's 60 normal patches are gone with its slide
+
+
+@pytest.mark.realdata
+def test_ch6_on_the_real_slide_and_ncrf_annotations(sandbox):
+    _, r = _execute("06-digital-pathology", sandbox, "real", DATA_SOURCE="real")
+    assert r["n_annotation_files"] == 29 and r["n_tumour_polygons"] > 100
+    assert r["missing_slides"] == 29  # Camelyon16 slides are not in the mirror: named, skipped
+    assert r["training_data"].startswith("synthetic")
+    assert r["heatmap_tiles"] > 50  # a grid over the real Aperio slide's tissue
+    assert "heatmap_mean_inside" not in r  # no tumour outline for that slide

@@ -73,6 +73,30 @@ CHAPTERS: tuple[Chapter, ...] = (
         ),
     ),
     Chapter(
+        "06-digital-pathology",
+        "06_digital_pathology.ipynb",
+        "Digital pathology: OpenSlide patches, CNN features, heat map",
+        (
+            "weights",
+            "heldout_roc_auc",
+            "control_auc",
+            "heatmap_mean_inside",
+            "heatmap_mean_outside",
+            "patches_per_second_per_core",
+        ),
+    ),
+    Chapter(
+        "07-car-classification",
+        "07_car_classification.ipynb",
+        "Car classification: Keras ResNet served over REST",
+        (
+            "n_classes",
+            "test_accuracy",
+            "train_images_per_second",
+            "rest_latency_ms_median",
+        ),
+    ),
+    Chapter(
         "08-geospatial",
         "08_geospatial.ipynb",
         "Geospatial: GeoPandas in Spark, H3 joins, formats",

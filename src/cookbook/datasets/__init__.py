@@ -18,8 +18,10 @@ from cookbook.datasets import (
     nyc_taxi,
     paysim,
     speech_clips,
+    stanford_cars,
     store_item_demand,
     weekly_sales,
+    wsi,
 )
 from cookbook.datasets._fetch import (
     ChecksumMismatchError,
@@ -38,8 +40,10 @@ REGISTRY: dict[str, ModuleType] = {
     nyc_taxi.NAME: nyc_taxi,
     paysim.NAME: paysim,
     speech_clips.NAME: speech_clips,
+    stanford_cars.NAME: stanford_cars,
     store_item_demand.NAME: store_item_demand,
     weekly_sales.NAME: weekly_sales,
+    wsi.NAME: wsi,
 }
 
 
@@ -68,6 +72,8 @@ __all__ = [
     "get",
     "sha256_of",
     "speech_clips",
+    "stanford_cars",
     "store_item_demand",
     "weekly_sales",
+    "wsi",
 ]
