@@ -7,11 +7,12 @@ PORT   ?= 5000
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: help setup run test test-fast ui lint format strip clean distclean
+.PHONY: help setup run test test-fast bench ui lint format strip clean distclean
 
 help:
 	@echo "make run        set up, then execute every notebook on the embedded data and summarise"
 	@echo "make test       set up, then run the unit and notebook smoke tests"
+	@echo "make bench      set up, then run the benchmarks (benchmarks/results.json and .md; ~1 h)"
 	@echo "make ui         MLflow UI on http://127.0.0.1:$(PORT)"
 	@echo "make lint       ruff on the package, tests and notebooks; check notebooks are stripped"
 	@echo "make strip      remove outputs from the notebooks (before committing)"
@@ -51,18 +52,21 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -m "not notebook and not spark" $(PYTEST_ARGS)
 
+bench: setup
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
 ui: setup
 	$(BIN)/mlflow ui --host 127.0.0.1 --port $(PORT) --backend-store-uri \
 	  "$$($(BIN)/python -c "from cookbook.tracking import setup_mlflow; print(setup_mlflow())")"
 
 lint: setup
-	$(BIN)/ruff check src tests notebooks
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests notebooks benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/nbstripout --verify notebooks/*.ipynb
 
 format: setup
-	$(BIN)/ruff check --fix src tests notebooks
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests notebooks benchmarks
+	$(BIN)/ruff format src tests benchmarks
 
 strip: setup
 	$(BIN)/nbstripout notebooks/*.ipynb

@@ -1,0 +1,380 @@
+"""Benchmarks: how each chapter's cost grows with its data, as ratios to a baseline of the same run.
+
+``make bench`` runs ``python benchmarks/run.py``; ``--smoke`` shrinks every size (the tests run
+that). Each measurement is repeated (``--repeats``, median reported, all times kept) because
+the machine is noisy; every variant is compared with a baseline measured in the same run, and
+the absolute numbers and data sizes are kept next to the ratio. Results go to
+``benchmarks/results.json`` and ``benchmarks/results.md`` (written atomically).
+
+Benchmarks (``--only`` picks some):
+
+- ``dtw``: products per second for ucrdtw and fastdtw, Spark (all local cores) against a
+  single-process loop; baseline: the ucrdtw loop at the same size.
+- ``prophet``: 500 store-item models through Spark ``applyInPandas`` against a sequential loop
+  in one process; speed-up, parallel efficiency, models per minute.
+- ``pip``: point in polygon against 263 zones: plain GeoPandas on one core (baseline),
+  GeoPandas ``sjoin`` per partition in Spark, the H3 cell-centre join (with its agreement), and
+  the per-row shapely UDF (on a sample).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+SIZES = {
+    "dtw": {"full": [811, 100_000, 1_000_000], "smoke": [811, 3_000]},
+    "prophet": {"full": [500], "smoke": [6]},
+    "pip": {"full": [1_000_000, 10_000_000], "smoke": [20_000]},
+}
+
+
+def measure(action: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
+    """Median wall seconds of ``repeats`` runs of ``action`` (and all of them)."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def row(bench, variant, size, unit, seconds, times, items, baseline=None, **extra):
+    out = {
+        "benchmark": bench,
+        "variant": variant,
+        "size": size,
+        "seconds": round(seconds, 4),
+        "seconds_all": [round(t, 4) for t in times],
+        "throughput": items / seconds,
+        "unit": unit,
+        **extra,
+    }
+    if baseline is not None:
+        out["baseline"] = baseline["variant"]
+        out["ratio_vs_baseline"] = out["throughput"] / baseline["throughput"]
+    return out
+
+
+# ----------------------------------------------------------------------------- DTW
+
+
+def bench_dtw(spark, sizes, repeats, cores):
+    import _ucrdtw
+    from fastdtw import fastdtw
+    from pyspark.sql import functions as F
+
+    from cookbook.datasets import weekly_sales
+
+    base = weekly_sales.load(weekly_sales.prepare("synthetic"))[weekly_sales.WEEK_COLUMNS]
+    base = base.to_numpy(dtype=float)
+    query = np.asarray(weekly_sales.CAPACITY_PATTERN, dtype=float)
+    rows = []
+    for n in sizes:
+        rng = np.random.default_rng(n)
+        series = base[rng.integers(0, len(base), n)] * rng.normal(1, 0.05, (n, base.shape[1]))
+        series[:, 0] += 1e-3 * np.arange(n) % 1  # no two identical (and none constant)
+
+        def loop_ucrdtw(series=series):
+            return [_ucrdtw.ucrdtw(s, query, 0.05, False)[1] for s in series]
+
+        def loop_fastdtw(series=series):
+            return [fastdtw(s, query, radius=1)[0] for s in series]
+
+        sdf = (
+            spark.createDataFrame(pd.DataFrame({"id": np.arange(n), "w": list(series)}))
+            .repartition(2 * cores)
+            .cache()
+        )
+        sdf.count()
+
+        @F.pandas_udf("double")
+        def ucr(w: pd.Series) -> pd.Series:
+            import _ucrdtw
+
+            dist = [_ucrdtw.ucrdtw(np.array(s, dtype=float), query, 0.05, False)[1] for s in w]
+            return pd.Series(dist)
+
+        @F.pandas_udf("double")
+        def fast(w: pd.Series) -> pd.Series:
+            from fastdtw import fastdtw
+
+            return pd.Series([fastdtw(np.array(s, dtype=float), query, radius=1)[0] for s in w])
+
+        def spark_run(udf, sdf=sdf):
+            sdf.select(udf("w")).write.format("noop").mode("overwrite").save()
+
+        base_s, base_t = measure(loop_ucrdtw, repeats)
+        baseline = row("dtw", "ucrdtw, 1-process loop", n, "products/s", base_s, base_t, n)
+        rows.append({**baseline, "ratio_vs_baseline": 1.0, "baseline": baseline["variant"]})
+        for variant, action in (
+            (f"ucrdtw, Spark {cores} cores", lambda: spark_run(ucr)),
+            ("fastdtw, 1-process loop", loop_fastdtw),
+            (f"fastdtw, Spark {cores} cores", lambda: spark_run(fast)),
+        ):
+            s, t = measure(action, repeats)
+            rows.append(row("dtw", variant, n, "products/s", s, t, n, baseline))
+        sdf.unpersist()
+    return rows
+
+
+# ----------------------------------------------------------------------------- Prophet
+
+
+def bench_prophet(spark, sizes, repeats, cores):
+    import logging
+
+    from cookbook.datasets import store_item_demand
+
+    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
+    sales = store_item_demand.load(store_item_demand.prepare("synthetic"))
+    sales = sales.rename(columns={"date": "ds", "sales": "y"})[["ds", "store", "item", "y"]]
+    sales["ds"] = pd.to_datetime(sales["ds"])
+    sales = sales[sales["ds"] >= "2015-01-01"]  # two years of history per series
+    rows = []
+    for n in sizes:
+        keys = sales[["store", "item"]].drop_duplicates().head(n)
+        data = sales.merge(keys, on=["store", "item"])
+
+        def fit_one(history: pd.DataFrame) -> pd.DataFrame:
+            import logging
+
+            from cmdstanpy.utils import get_logger
+            from prophet import Prophet
+
+            get_logger().setLevel(logging.WARNING)
+            model = Prophet(weekly_seasonality=True, yearly_seasonality=True,
+                            daily_seasonality=False, seasonality_mode="multiplicative")  # fmt: skip
+            model.fit(history[["ds", "y"]])
+            fc = model.predict(model.make_future_dataframe(periods=90, include_history=False))
+            first = history.iloc[:1]
+            return first[["store", "item"]].assign(yhat_sum=float(fc["yhat"].sum()))
+
+        def loop(data=data):
+            return pd.concat([fit_one(g) for _, g in data.groupby(["store", "item"])])
+
+        sdf = spark.createDataFrame(data).cache()
+        sdf.count()
+
+        def fan_out(sdf=sdf):
+            result = (
+                sdf.repartition(4 * cores, "store", "item")
+                .groupBy("store", "item")
+                .applyInPandas(fit_one, "store long, item long, yhat_sum double")
+            )
+            result.write.format("noop").mode("overwrite").save()
+
+        base_s, base_t = measure(loop, repeats)
+        baseline = row(
+            "prophet", "sequential loop, 1 process", n, "models/min", base_s, base_t, 60 * n
+        )
+        rows.append({**baseline, "ratio_vs_baseline": 1.0, "baseline": baseline["variant"]})
+        s, t = measure(fan_out, repeats)
+        r = row(
+            "prophet",
+            f"Spark applyInPandas, {cores} cores",
+            n,
+            "models/min",
+            s,
+            t,
+            60 * n,
+            baseline,
+        )
+        r["parallel_efficiency"] = r["ratio_vs_baseline"] / cores
+        rows.append(r)
+        sdf.unpersist()
+    return rows
+
+
+# ----------------------------------------------------------------------------- point in polygon
+
+
+def bench_pip(spark, sizes, repeats, cores):
+    import geopandas as gpd
+    import h3
+    import shapely
+    from h3.api import basic_int
+    from pyspark.sql import functions as F
+
+    from cookbook.datasets import nyc_taxi
+
+    boroughs = nyc_taxi.build_city(8)
+    zones = nyc_taxi.build_zones(boroughs, 263, 8)
+    zone_table = pd.DataFrame(zones.drop(columns="geometry")).assign(
+        wkb=shapely.to_wkb(zones.geometry.to_numpy())
+    )
+    zones_bc = spark.sparkContext.broadcast(zone_table)
+
+    def point_in_zone(lon, lat, polygons):
+        pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+        joined = gpd.sjoin(
+            pts, polygons[["LocationID", "geometry"]], how="left", predicate="within"
+        )
+        joined = joined[~joined.index.duplicated()]
+        return joined["LocationID"].to_numpy()
+
+    def sjoin_partition(batches):
+        table = zones_bc.value
+        geoms = shapely.from_wkb(table["wkb"])
+        polygons = gpd.GeoDataFrame(table.drop(columns="wkb"), geometry=geoms, crs="EPSG:4326")
+        for pdf in batches:
+            ids = point_in_zone(pdf["lon"], pdf["lat"], polygons)
+            yield pd.DataFrame({"id": pdf["id"], "zone": pd.array(ids, dtype="Int64")})
+
+    res = 8
+    fill = []
+    for lid, geom in zip(zones["LocationID"], zones.geometry, strict=True):
+        fill += [
+            (h3.str_to_int(c), int(lid)) for c in h3.h3shape_to_cells(h3.geo_to_h3shape(geom), res)
+        ]
+    cells = pd.DataFrame(fill, columns=["cell", "zone_h3"]).drop_duplicates("cell")
+
+    @F.pandas_udf("long")
+    def to_cell(lat: pd.Series, lon: pd.Series) -> pd.Series:
+        return pd.Series(
+            [basic_int.latlng_to_cell(a, b, res) for a, b in zip(lat, lon, strict=True)]
+        )
+
+    shapes = list(zip(zones["LocationID"].astype(int), zones.geometry, strict=True))
+
+    @F.udf("long")
+    def zone_of(lon, lat):
+        p = shapely.Point(lon, lat)
+        for lid, shape in shapes:
+            if shape.contains(p):
+                return lid
+        return None
+
+    rows = []
+    for n in sizes:
+        trips = nyc_taxi.simulate_trips(zones, boroughs, n, seed=n % 1000, zero_share=0,
+                                        outside_share=0.01, far_share=0)  # fmt: skip
+        pdf = pd.DataFrame(
+            {"id": np.arange(n), "lon": trips["pickup_longitude"], "lat": trips["pickup_latitude"]}
+        )
+        del trips
+        sdf = spark.createDataFrame(pdf).repartition(2 * cores).cache()
+        sdf.count()
+        exact = point_in_zone(pdf["lon"], pdf["lat"], zones)
+
+        base_s, base_t = measure(
+            lambda pdf=pdf: point_in_zone(pdf["lon"], pdf["lat"], zones), repeats
+        )
+        baseline = row("pip", "plain GeoPandas sjoin, 1 core", n, "points/s", base_s, base_t, n)
+        rows.append(
+            {
+                **baseline,
+                "ratio_vs_baseline": 1.0,
+                "baseline": baseline["variant"],
+                "agreement": 1.0,
+            }
+        )
+
+        spark_join = sdf.mapInPandas(sjoin_partition, "id long, zone long")
+        s, t = measure(
+            lambda j=spark_join: j.write.format("noop").mode("overwrite").save(), repeats
+        )
+        rows.append(
+            row("pip", f"GeoPandas sjoin in Spark, {cores} cores", n, "points/s", s, t, n, baseline)
+        )
+
+        h3_join = sdf.select("id", to_cell("lat", "lon").alias("cell")).join(
+            F.broadcast(spark.createDataFrame(cells)), "cell", "left"
+        )
+        s, t = measure(lambda j=h3_join: j.write.format("noop").mode("overwrite").save(), repeats)
+        got = h3_join.select("id", "zone_h3").toPandas().sort_values("id")["zone_h3"].to_numpy()
+        agree = float(
+            np.mean(
+                pd.array(got, dtype="Int64").fillna(-1) == pd.array(exact, dtype="Int64").fillna(-1)
+            )
+        )
+        variant = f"H3 r{res} cell join in Spark, {cores} cores"
+        rows.append(row("pip", variant, n, "points/s", s, t, n, baseline, agreement=agree))
+
+        sample = min(n, 20_000 if n >= 1_000_000 else 2_000)
+        udf_join = sdf.limit(sample).select(zone_of("lon", "lat"))
+        s, t = measure(lambda j=udf_join: j.write.format("noop").mode("overwrite").save(), 1)
+        variant = f"per-row shapely UDF in Spark (sample of {sample:,})"
+        rows.append(row("pip", variant, n, "points/s", s, t, sample, baseline))
+        sdf.unpersist()
+    return rows
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def markdown(results: dict) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"{results['machine']}; {results['mode']} run, median of {results['repeats']} repeat(s); "
+        f"written {results['finished']}.",
+        "",
+        "| benchmark | variant | size | median s | throughput | vs baseline | notes |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in results["rows"]:
+        notes = []
+        if "parallel_efficiency" in r:
+            notes.append(f"parallel efficiency {r['parallel_efficiency']:.0%}")
+        if "agreement" in r and r["agreement"] < 1:
+            notes.append(f"agreement with exact {r['agreement']:.1%}")
+        lines.append(
+            f"| {r['benchmark']} | {r['variant']} | {r['size']:,} | {r['seconds']:.2f} | "
+            f"{r['throughput']:,.0f} {r['unit']} | {r.get('ratio_vs_baseline', 1):.2f}x | "
+            f"{'; '.join(notes)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check that it works")
+    parser.add_argument("--only", default="dtw,prophet,pip", help="comma-separated benchmarks")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per measurement (median)")
+    parser.add_argument("--out", default=str(HERE), help="folder for results.json and results.md")
+    args = parser.parse_args(argv)
+    mode = "smoke" if args.smoke else "full"
+    repeats = args.repeats or (1 if args.smoke else 3)
+
+    from cookbook.io import atomic_open, write_json
+    from cookbook.spark import get_spark
+
+    spark = get_spark("cookbook-bench", **{"spark.sql.shuffle.partitions": "8"})
+    cores = spark.sparkContext.defaultParallelism
+    benches = {"dtw": bench_dtw, "prophet": bench_prophet, "pip": bench_pip}
+    rows = []
+    for name in args.only.split(","):
+        if name not in benches:
+            parser.error(f"unknown benchmark {name!r}; known: {', '.join(benches)}")
+        t0 = time.perf_counter()
+        rows += benches[name](spark, SIZES[name][mode], repeats, cores)
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    results = {
+        "mode": mode,
+        "repeats": repeats,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}, Spark {spark.version} local[{cores}]",
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "rows": rows,
+    }
+    out = Path(args.out)
+    write_json(out / "results.json", results)
+    with atomic_open(out / "results.md", "w", encoding="utf-8") as fh:
+        fh.write(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
