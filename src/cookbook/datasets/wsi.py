@@ -248,8 +248,8 @@ H_OD = np.array([0.65, 0.70, 0.29])
 E_OD = np.array([0.07, 0.99, 0.11])
 
 
-def render_slide(size: int, tumours: list[np.ndarray], rng) -> tuple[np.ndarray, np.ndarray]:
-    """An H&E-like lymph-node section (uint8 RGB) and its tissue mask, ``size`` x ``size``.
+def render_slide(size: int, tumours: list[np.ndarray], rng) -> tuple[np.ndarray, ...]:
+    """An H&E-like lymph-node section (uint8 RGB), its tissue and tumour masks, ``size`` square.
 
     Drawn as stain amounts and mixed by the Beer-Lambert law, so every nucleus has haematoxylin's
     hue and every cytoplasm eosin's. Tissue: stroma with sparse spindle nuclei, and lymphoid
@@ -294,7 +294,7 @@ def render_slide(size: int, tumours: list[np.ndarray], rng) -> tuple[np.ndarray,
     strength = rng.uniform(0.8, 1.2, 2)
     od = hema[..., None] * h_od * strength[0] + eosin[..., None] * e_od * strength[1]
     rgb = 245 * np.exp(-od) + rng.normal(0, 2.5, (h, w, 3))
-    return rgb.clip(0, 255).astype(np.uint8), tissue
+    return rgb.clip(0, 255).astype(np.uint8), tissue, tumour
 
 
 def write_pyramid_tiff(path: str | Path, image: np.ndarray, levels: int = 4, tile: int = 256):
@@ -371,16 +371,9 @@ def generate(
             for _ in range(int(rng.integers(1, 4))):
                 c = rng.uniform(0.3, 0.7, 2) * size
                 tumours.append(_blob_polygon(rng, c[0], c[1], rng.uniform(0.07, 0.13) * size))
-        image, tissue = render_slide(size, tumours, rng)
+        image, tissue, tumour_mask = render_slide(size, tumours, rng)
         write_pyramid_tiff(folder / SLIDES_DIR / f"{name}.tif", image)
-        tumour_mask = np.zeros_like(tissue)
         if tumours:
-            from PIL import Image, ImageDraw
-
-            tm = Image.new("1", (size, size), 0)
-            for poly in tumours:
-                ImageDraw.Draw(tm).polygon([tuple(p) for p in poly], fill=1)
-            tumour_mask = np.asarray(tm, dtype=bool) & tissue
             for x, y in _sample_centres(tumour_mask, rng, patches_per_class, margin):
                 lines["tumor"].append(f"{name},{x},{y}")
         near_tumour = tumour_mask
