@@ -15,11 +15,19 @@ Benchmarks (``--only`` picks some):
 - ``pip``: point in polygon against 263 zones: plain GeoPandas on one core (baseline),
   GeoPandas ``sjoin`` per partition in Spark, the H3 cell-centre join (with its agreement), and
   the per-row shapely UDF (on a sample).
+- ``pathology``: patch extraction with OpenSlide, patches per second per core, Spark against a
+  single-process loop (baseline); InceptionV3 features, images per second at 128 and 299 px.
+- ``lstm``: the chapter-4 LSTM's training windows per second at the full 864-step lookback
+  against the notebook's default (every 6th step, baseline), and the process's peak memory.
+
+``--only`` merges its rows into an existing ``results.json``, replacing only the benchmarks it
+ran, so one benchmark can be re-measured without the others.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -36,6 +44,8 @@ SIZES = {
     "dtw": {"full": [811, 100_000, 1_000_000], "smoke": [811, 3_000]},
     "prophet": {"full": [500], "smoke": [6]},
     "pip": {"full": [1_000_000, 10_000_000], "smoke": [20_000]},
+    "pathology": {"full": [400], "smoke": [40]},
+    "lstm": {"full": [20_000], "smoke": [1_000]},
 }
 
 
@@ -310,6 +320,123 @@ def bench_pip(spark, sizes, repeats, cores):
     return rows
 
 
+# ----------------------------------------------------------------------------- pathology
+
+
+def bench_pathology(spark, sizes, repeats, cores):
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from cookbook.datasets import wsi
+
+    paths = wsi.prepare("synthetic", n_tumour=2, n_normal=1, size=2048, patches_per_class=60,
+                        margin=150, seed=16)  # fmt: skip
+    slides = {p.stem: str(p) for p in paths["slides_dir"].glob("*.tif")}
+    coords = pd.concat([wsi.read_coords(paths["coords"]["tumor"], 1),
+                        wsi.read_coords(paths["coords"]["normal"], 0)])  # fmt: skip
+    rows = []
+    for n in sizes:
+        pts = coords.sample(n, replace=n > len(coords), random_state=0)[["slide", "x", "y"]]
+
+        def read_all(pdf):
+            opened, means = {}, []
+            for r in pdf.itertuples(index=False):
+                slide = opened.get(r.slide) or opened.setdefault(
+                    r.slide, wsi.open_slide(slides[r.slide])
+                )
+                patch = slide.read_region((int(r.x) - 149, int(r.y) - 149), 0, (299, 299))
+                means.append(float(np.asarray(patch.convert("RGB")).mean()))
+            return pd.DataFrame({"mean": means})
+
+        def cut(batches):
+            for pdf in batches:
+                yield read_all(pdf)
+
+        sdf = spark.createDataFrame(pts).repartition(2 * cores).cache()
+        sdf.count()
+        s, t = measure(lambda pts=pts: read_all(pts), repeats)
+        base = row(
+            "pathology", "patch extraction, 1-process loop", n, "patches/s per core", s, t, n
+        )
+        rows.append({**base, "ratio_vs_baseline": 1.0, "baseline": base["variant"]})
+        s, t = measure(lambda sdf=sdf: sdf.mapInPandas(cut, "mean double").write.format("noop")
+                       .mode("overwrite").save(), repeats)  # fmt: skip
+        rows.append(row("pathology", f"patch extraction, Spark {cores} cores", n,
+                        "patches/s per core", s, t, n / cores, base))  # fmt: skip
+        sdf.unpersist()
+        feats = []
+        for size in (128, 299):
+            net = keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg",
+                                                 input_shape=(size, size, 3))  # fmt: skip
+            images = (
+                np.random.default_rng(0)
+                .uniform(-1, 1, (min(n, 64), size, size, 3))
+                .astype("float32")
+            )
+            net.predict_on_batch(images[:8])  # warm-up
+
+            def features(net=net, images=images):
+                return [net.predict_on_batch(images[i : i + 32]) for i in range(0, len(images), 32)]
+
+            s, t = measure(features, repeats)
+            variant = f"InceptionV3 features at {size} px, 1 process"
+            feats.append(row("pathology", variant, len(images), "images/s", s, t, len(images)))
+        feats[0].update(ratio_vs_baseline=1.0, baseline=feats[0]["variant"])
+        feats[1].update(ratio_vs_baseline=feats[1]["throughput"] / feats[0]["throughput"],
+                        baseline=feats[0]["variant"])  # fmt: skip
+        rows += feats
+    return rows
+
+
+# ----------------------------------------------------------------------------- LSTM
+
+
+def bench_lstm(spark, sizes, repeats, cores):
+    import os
+    import resource
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from cookbook.datasets import appliances_energy
+
+    df = appliances_energy.load(appliances_energy.prepare("synthetic"))
+    values = df[list(appliances_energy.FEATURES)].to_numpy(dtype="float32")
+    values = (values - values.min(axis=0)) / np.maximum(np.ptp(values, axis=0), 1e-6)
+    rows = []
+    for n in sizes:
+        baseline = None
+        for rate in (6, 1):
+            steps = 864 // rate
+            data = keras.utils.timeseries_dataset_from_array(
+                values, values[:, 0], sequence_length=steps, sampling_rate=rate, batch_size=64,
+                end_index=n + (steps - 1) * rate,
+            )  # fmt: skip
+            keras.utils.set_random_seed(0)
+            model = keras.Sequential([
+                keras.Input((steps, values.shape[1])), keras.layers.LSTM(128),
+                keras.layers.LeakyReLU(0.5), keras.layers.Dropout(0.1), keras.layers.Dense(1),
+            ])  # fmt: skip
+            model.compile(optimizer="adam", loss="mse")
+            model.fit(data.take(2), epochs=1, verbose=0)  # warm-up: build and trace
+            windows = sum(len(b[0]) for b in data)
+            s, t = measure(
+                lambda model=model, data=data: model.fit(data, epochs=1, verbose=0), repeats
+            )
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            every = "every row" if rate == 1 else f"every {rate}th row"
+            variant = f"LSTM(128) training, {steps} steps per window ({every})"
+            r = row("lstm", variant, windows, "windows/s", s, t, windows, baseline,
+                    peak_rss_mb=round(peak_mb))  # fmt: skip
+            if baseline is None:
+                baseline = r
+                r.update(ratio_vs_baseline=1.0, baseline=variant)
+            rows.append(r)
+    return rows
+
+
 # ----------------------------------------------------------------------------- output
 
 
@@ -329,6 +456,8 @@ def markdown(results: dict) -> str:
             notes.append(f"parallel efficiency {r['parallel_efficiency']:.0%}")
         if "agreement" in r and r["agreement"] < 1:
             notes.append(f"agreement with exact {r['agreement']:.1%}")
+        if "peak_rss_mb" in r:
+            notes.append(f"peak memory so far {r['peak_rss_mb']:,} MB")
         lines.append(
             f"| {r['benchmark']} | {r['variant']} | {r['size']:,} | {r['seconds']:.2f} | "
             f"{r['throughput']:,.0f} {r['unit']} | {r.get('ratio_vs_baseline', 1):.2f}x | "
@@ -340,7 +469,9 @@ def markdown(results: dict) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check that it works")
-    parser.add_argument("--only", default="dtw,prophet,pip", help="comma-separated benchmarks")
+    parser.add_argument(
+        "--only", default="dtw,prophet,pip,pathology,lstm", help="comma-separated benchmarks"
+    )
     parser.add_argument("--repeats", type=int, default=None, help="runs per measurement (median)")
     parser.add_argument("--out", default=str(HERE), help="folder for results.json and results.md")
     args = parser.parse_args(argv)
@@ -352,7 +483,13 @@ def main(argv=None) -> int:
 
     spark = get_spark("cookbook-bench", **{"spark.sql.shuffle.partitions": "8"})
     cores = spark.sparkContext.defaultParallelism
-    benches = {"dtw": bench_dtw, "prophet": bench_prophet, "pip": bench_pip}
+    benches = {
+        "dtw": bench_dtw,
+        "prophet": bench_prophet,
+        "pip": bench_pip,
+        "pathology": bench_pathology,
+        "lstm": bench_lstm,
+    }
     rows = []
     for name in args.only.split(","):
         if name not in benches:
@@ -360,6 +497,15 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         rows += benches[name](spark, SIZES[name][mode], repeats, cores)
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    out = Path(args.out)
+    ran = {r["benchmark"] for r in rows}
+    previous = out / "results.json"
+    if previous.is_file():  # keep the other benchmarks' rows from the last run of this mode
+        old = json.loads(previous.read_text())
+        if old.get("mode") == mode:
+            rows = [r for r in old["rows"] if r["benchmark"] not in ran] + rows
+    order = list(benches)
+    rows.sort(key=lambda r: order.index(r["benchmark"]))  # stable: sizes keep their order
     results = {
         "mode": mode,
         "repeats": repeats,
@@ -368,7 +514,6 @@ def main(argv=None) -> int:
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         "rows": rows,
     }
-    out = Path(args.out)
     write_json(out / "results.json", results)
     with atomic_open(out / "results.md", "w", encoding="utf-8") as fh:
         fh.write(markdown(results))

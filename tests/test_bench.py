@@ -22,8 +22,9 @@ def test_bench_smoke_writes_results_with_baselines(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["mode"] == "smoke"
     rows = results["rows"]
-    assert {r["benchmark"] for r in rows} == {"dtw", "prophet", "pip"}
-    for bench in ("dtw", "prophet", "pip"):
+    names = ("dtw", "prophet", "pip", "pathology", "lstm")
+    assert {r["benchmark"] for r in rows} == set(names)
+    for bench in names:
         baselines = [r for r in rows if r["benchmark"] == bench and r["ratio_vs_baseline"] == 1.0]
         assert baselines, f"{bench} has no baseline row"
     for r in rows:
@@ -33,5 +34,7 @@ def test_bench_smoke_writes_results_with_baselines(tmp_path):
     assert 0.3 < h3["agreement"] < 1.0  # approximate, and measured against the exact join
     prophet = next(r for r in rows if "applyInPandas" in r["variant"])
     assert prophet["parallel_efficiency"] > 0
+    lstm = [r for r in rows if r["benchmark"] == "lstm"]
+    assert lstm[1]["peak_rss_mb"] > 0 and "864 steps" in lstm[1]["variant"]
     table = (tmp_path / "results.md").read_text()
     assert table.count("\n| ") == len(rows) + 1  # header + one line per row
