@@ -17,6 +17,12 @@ Benchmarks (``--only`` picks some):
   the per-row shapely UDF (on a sample).
 - ``pathology``: patch extraction with OpenSlide, patches per second per core, Spark against a
   single-process loop (baseline); InceptionV3 features, images per second at 128 and 299 px.
+- ``fraud``: chapter 5's stages (rules, split, one tree fit, the 3x3 cross-validation grid) at
+  the notebook's 500,000 rows (baseline) and the original's 6,362,620; peak memory of the Spark
+  JVM (in local mode the driver and the executors share it) and of the Python driver.
+- ``rest``: a base64-image pyfunc model (chapter 7's interface) served by ``mlflow models
+  serve``: single-image latency (median, p95) against calling the model in-process (baseline),
+  and requests per second from 8 concurrent clients (bounded in count and time).
 - ``lstm``: the chapter-4 LSTM's training windows per second at the full 864-step lookback
   against the notebook's default (every 6th step, baseline), and the process's peak memory.
 
@@ -46,6 +52,8 @@ SIZES = {
     "pip": {"full": [1_000_000, 10_000_000], "smoke": [20_000]},
     "pathology": {"full": [400], "smoke": [40]},
     "lstm": {"full": [20_000], "smoke": [1_000]},
+    "fraud": {"full": [500_000, 6_362_620], "smoke": [20_000, 40_000]},
+    "rest": {"full": [400], "smoke": [30]},
 }
 
 
@@ -79,7 +87,7 @@ def row(bench, variant, size, unit, seconds, times, items, baseline=None, **extr
 # ----------------------------------------------------------------------------- DTW
 
 
-def bench_dtw(spark, sizes, repeats, cores):
+def bench_dtw(spark, sizes, repeats, cores, smoke=False):
     import _ucrdtw
     from fastdtw import fastdtw
     from pyspark.sql import functions as F
@@ -141,7 +149,7 @@ def bench_dtw(spark, sizes, repeats, cores):
 # ----------------------------------------------------------------------------- Prophet
 
 
-def bench_prophet(spark, sizes, repeats, cores):
+def bench_prophet(spark, sizes, repeats, cores, smoke=False):
     import logging
 
     from cookbook.datasets import store_item_demand
@@ -209,7 +217,7 @@ def bench_prophet(spark, sizes, repeats, cores):
 # ----------------------------------------------------------------------------- point in polygon
 
 
-def bench_pip(spark, sizes, repeats, cores):
+def bench_pip(spark, sizes, repeats, cores, smoke=False):
     import geopandas as gpd
     import h3
     import shapely
@@ -323,7 +331,7 @@ def bench_pip(spark, sizes, repeats, cores):
 # ----------------------------------------------------------------------------- pathology
 
 
-def bench_pathology(spark, sizes, repeats, cores):
+def bench_pathology(spark, sizes, repeats, cores, smoke=False):
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -390,10 +398,228 @@ def bench_pathology(spark, sizes, repeats, cores):
     return rows
 
 
+# ----------------------------------------------------------------------------- fraud
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_fraud(spark, sizes, repeats, cores, smoke=False):
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import DecisionTreeClassifier
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.feature import SQLTransformer, StringIndexer, VectorAssembler
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+    from pyspark.sql import functions as F
+
+    from cookbook.datasets import paysim
+
+    jvm_pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
+    rule = F.expr("""CASE
+        WHEN (oldbalanceOrg <= 56900 AND type = 'TRANSFER' AND newbalanceDest <= 105)
+          OR (oldbalanceOrg > 56900 AND newbalanceOrig <= 12)
+          OR (oldbalanceOrg > 56900 AND newbalanceOrig > 12 AND amount > 1160000)
+        THEN 1 ELSE 0 END""")
+    balance = SQLTransformer(
+        statement="""SELECT *, newbalanceOrig + amount - oldbalanceOrg AS orgDiff,
+        oldbalanceDest + amount - newbalanceDest AS destDiff FROM __THIS__"""
+    )
+    features = ["typeIndexed", "amount", "oldbalanceOrg", "newbalanceOrig", "oldbalanceDest",
+                "newbalanceDest", "orgDiff", "destDiff"]  # fmt: skip
+    tree = DecisionTreeClassifier(labelCol="label", featuresCol="features", seed=54321, maxDepth=5)
+    pipeline = Pipeline(stages=[
+        balance, StringIndexer(inputCol="type", outputCol="typeIndexed", handleInvalid="keep"),
+        VectorAssembler(inputCols=features, outputCol="features"), tree,
+    ])  # fmt: skip
+    depths, bins, folds = ([5], [20], 2) if smoke else ([5, 10, 15], [10, 20, 30], 3)
+    grid = ParamGridBuilder().addGrid(tree.maxDepth, depths).addGrid(tree.maxBins, bins)
+    evaluator = BinaryClassificationEvaluator(labelCol="label", metricName="areaUnderPR")
+    rows, first = [], {}
+    for n in sizes:
+        df, _ = paysim.read_spark(spark, paysim.prepare("synthetic", n_rows=n))
+        df = df.cache()
+        df.count()
+        state = {}
+
+        def rules(df=df, state=state):
+            state["labelled"] = df.withColumn("label", rule).cache()
+            state["labelled"].count()
+
+        def split(state=state):
+            train, test = state["labelled"].randomSplit([0.8, 0.2], seed=12345)
+            state["train"] = train.cache()
+            state["train"].count()
+            test.count()
+
+        def fit_tree(state=state):
+            pipeline.fit(state["train"])
+
+        def cv_grid(state=state):
+            cv = CrossValidator(
+                estimator=pipeline, estimatorParamMaps=grid.build(), evaluator=evaluator,
+                numFolds=folds, parallelism=2, seed=4242,
+            )  # fmt: skip
+            cv.fit(state["train"])
+
+        stages = [
+            ("rules (SQL CASE)", rules, repeats),
+            ("train/test split", split, repeats),
+            ("one tree fit (depth 5)", fit_tree, repeats),
+            (f"CV grid: {len(depths) * len(bins)} settings x {folds} folds", cv_grid, 1),
+        ]
+        for stage, action, reps in stages:
+            s, t = measure(action, reps)
+            memory = {"jvm_peak_mb": round(_peak_rss_mb(jvm_pid)),
+                      "driver_peak_mb": round(_peak_rss_mb(os.getpid()))}  # fmt: skip
+            r = row("fraud", stage, n, "rows/s", s, t, n, first.get(stage), **memory)
+            if stage not in first:
+                first[stage] = r
+                r.update(ratio_vs_baseline=1.0, baseline=f"{stage} at {n:,} rows")
+            rows.append(r)
+        for key in ("labelled", "train"):
+            state[key].unpersist()
+        df.unpersist()
+    return rows
+
+
+# ----------------------------------------------------------------------------- REST serving
+
+
+def bench_rest(spark, sizes, repeats, cores, smoke=False):
+    import base64
+    import concurrent.futures
+    import io
+    import signal
+    import socket
+    import subprocess
+    import tempfile
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import mlflow
+    import requests
+    from PIL import Image
+
+    tmp = Path(tempfile.mkdtemp(prefix="cookbook-bench-rest-"))
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential([
+        keras.Input((64, 64, 3), dtype="uint8"), keras.layers.Rescaling(1 / 255),
+        keras.layers.Conv2D(32, 3, strides=2, activation="relu"),
+        keras.layers.Conv2D(64, 3, strides=2, activation="relu"),
+        keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(8, activation="softmax"),
+    ])  # fmt: skip
+    net.save(tmp / "net.keras")
+
+    class Base64Images(mlflow.pyfunc.PythonModel):
+        def load_context(self, context):
+            import keras
+
+            self.net = keras.models.load_model(context.artifacts["net"])
+
+        def predict(self, context, model_input, params=None):
+            from PIL import Image
+
+            images = [Image.open(io.BytesIO(base64.b64decode(t))) for t in model_input["image"]]
+            batch = np.stack([np.asarray(i.convert("RGB").resize((64, 64))) for i in images])
+            p = np.asarray(self.net.predict_on_batch(batch))
+            return pd.DataFrame({"class": p.argmax(1), "probability": p.max(1).astype(float)})
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)).save(
+        buffer, "JPEG"
+    )
+    image = pd.DataFrame({"image": [base64.b64encode(buffer.getvalue()).decode()]})
+    mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
+    mlflow.set_experiment("bench-rest")
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(name="model", python_model=Base64Images(),
+                                       artifacts={"net": str(tmp / "net.keras")})  # fmt: skip
+    local = mlflow.pyfunc.load_model(info.model_uri)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # uvicorn
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(), "PATH": path}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", info.model_uri,
+         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+        env=env, stdout=open(tmp / "server.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    body = json.dumps({"dataframe_split": {"columns": ["image"], "data": [[image["image"][0]]]}})
+    headers = {"Content-Type": "application/json"}
+    rows = []
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if server.poll() is not None or time.time() > deadline:
+                raise RuntimeError(
+                    f"model server did not start: {(tmp / 'server.log').read_text()[-2000:]}"
+                )
+            time.sleep(0.5)
+        for n in sizes:
+            local.predict(image)  # warm-up
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                local.predict(image)
+                times.append(time.perf_counter() - t0)
+            base = row("rest", "in-process pyfunc predict, 1 image", n, "requests/s",
+                       statistics.median(times), times[:20], 1)  # fmt: skip
+            base.update(ratio_vs_baseline=1.0, baseline=base["variant"],
+                        p95_ms=round(1000 * float(np.percentile(times, 95)), 2))  # fmt: skip
+            rows.append(base)
+            session = requests.Session()
+            session.post(f"{url}/invocations", data=body, headers=headers, timeout=30)  # warm-up
+            times = []
+            for _ in range(n):
+                t0 = time.perf_counter()
+                reply = session.post(f"{url}/invocations", data=body, headers=headers, timeout=30)
+                times.append(time.perf_counter() - t0)
+                reply.raise_for_status()
+            r = row("rest", "REST, 1 client, 1 image per request", n, "requests/s",
+                    statistics.median(times), times[:20], 1, base)  # fmt: skip
+            r["p95_ms"] = round(1000 * float(np.percentile(times, 95)), 2)
+            rows.append(r)
+
+            def one(_):
+                with requests.post(
+                    f"{url}/invocations", data=body, headers=headers, timeout=30
+                ) as reply:
+                    return reply.status_code
+
+            t0 = time.perf_counter()
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                codes = list(pool.map(one, range(n), timeout=120))
+            seconds = time.perf_counter() - t0
+            r = row(
+                "rest", "REST, 8 concurrent clients", n, "requests/s", seconds, [seconds], n, base
+            )
+            r["errors"] = sum(c != 200 for c in codes)
+            rows.append(r)
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(server.pid, signal.SIGKILL)
+    return rows
+
+
 # ----------------------------------------------------------------------------- LSTM
 
 
-def bench_lstm(spark, sizes, repeats, cores):
+def bench_lstm(spark, sizes, repeats, cores, smoke=False):
     import os
     import resource
 
@@ -456,6 +682,13 @@ def markdown(results: dict) -> str:
             notes.append(f"parallel efficiency {r['parallel_efficiency']:.0%}")
         if "agreement" in r and r["agreement"] < 1:
             notes.append(f"agreement with exact {r['agreement']:.1%}")
+        if "p95_ms" in r:
+            notes.append(f"median {1000 * r['seconds']:.1f} ms, p95 {r['p95_ms']:.1f} ms")
+        if "jvm_peak_mb" in r:
+            notes.append(
+                f"peak memory so far: JVM {r['jvm_peak_mb']:,} MB, "
+                f"Python {r['driver_peak_mb']:,} MB"
+            )
         if "peak_rss_mb" in r:
             notes.append(f"peak memory so far {r['peak_rss_mb']:,} MB")
         lines.append(
@@ -470,7 +703,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check that it works")
     parser.add_argument(
-        "--only", default="dtw,prophet,pip,pathology,lstm", help="comma-separated benchmarks"
+        "--only",
+        default="dtw,prophet,pip,fraud,pathology,rest,lstm",
+        help="comma-separated benchmarks",
     )
     parser.add_argument("--repeats", type=int, default=None, help="runs per measurement (median)")
     parser.add_argument("--out", default=str(HERE), help="folder for results.json and results.md")
@@ -487,7 +722,9 @@ def main(argv=None) -> int:
         "dtw": bench_dtw,
         "prophet": bench_prophet,
         "pip": bench_pip,
+        "fraud": bench_fraud,
         "pathology": bench_pathology,
+        "rest": bench_rest,
         "lstm": bench_lstm,
     }
     rows = []
@@ -495,7 +732,7 @@ def main(argv=None) -> int:
         if name not in benches:
             parser.error(f"unknown benchmark {name!r}; known: {', '.join(benches)}")
         t0 = time.perf_counter()
-        rows += benches[name](spark, SIZES[name][mode], repeats, cores)
+        rows += benches[name](spark, SIZES[name][mode], repeats, cores, smoke=args.smoke)
         print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
     out = Path(args.out)
     ran = {r["benchmark"] for r in rows}

@@ -22,7 +22,7 @@ def test_bench_smoke_writes_results_with_baselines(tmp_path):
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["mode"] == "smoke"
     rows = results["rows"]
-    names = ("dtw", "prophet", "pip", "pathology", "lstm")
+    names = ("dtw", "prophet", "pip", "fraud", "pathology", "rest", "lstm")
     assert {r["benchmark"] for r in rows} == set(names)
     for bench in names:
         baselines = [r for r in rows if r["benchmark"] == bench and r["ratio_vs_baseline"] == 1.0]
@@ -34,6 +34,10 @@ def test_bench_smoke_writes_results_with_baselines(tmp_path):
     assert 0.3 < h3["agreement"] < 1.0  # approximate, and measured against the exact join
     prophet = next(r for r in rows if "applyInPandas" in r["variant"])
     assert prophet["parallel_efficiency"] > 0
+    rest = [r for r in rows if r["benchmark"] == "rest"]
+    assert [r.get("errors", 0) for r in rest] == [0, 0, 0] and rest[1]["p95_ms"] > 0
+    fraud = [r for r in rows if r["benchmark"] == "fraud"]
+    assert len(fraud) == 8 and all(r["jvm_peak_mb"] > 0 for r in fraud)
     lstm = [r for r in rows if r["benchmark"] == "lstm"]
     assert lstm[1]["peak_rss_mb"] > 0 and "864 steps" in lstm[1]["variant"]
     table = (tmp_path / "results.md").read_text()
