@@ -51,7 +51,7 @@ SIZES = {
     "prophet": {"full": [500], "smoke": [6]},
     "pip": {"full": [1_000_000, 10_000_000], "smoke": [20_000]},
     "pathology": {"full": [400], "smoke": [40]},
-    "lstm": {"full": [20_000], "smoke": [1_000]},
+    "lstm": {"full": [5_000], "smoke": [1_000]},
     "fraud": {"full": [500_000, 6_362_620], "smoke": [20_000, 40_000]},
     "rest": {"full": [400], "smoke": [30]},
 }
@@ -446,10 +446,14 @@ def bench_fraud(spark, sizes, repeats, cores, smoke=False):
         state = {}
 
         def rules(df=df, state=state):
+            if "labelled" in state:  # else a repeat finds the same plan already cached
+                state["labelled"].unpersist(blocking=True)
             state["labelled"] = df.withColumn("label", rule).cache()
             state["labelled"].count()
 
         def split(state=state):
+            if "train" in state:
+                state["train"].unpersist(blocking=True)
             train, test = state["labelled"].randomSplit([0.8, 0.2], seed=12345)
             state["train"] = train.cache()
             state["train"].count()
