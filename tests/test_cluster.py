@@ -171,8 +171,8 @@ def _server_run(cluster, run_id):
 @pytest.mark.parametrize(
     ("key", "checks"),
     [
-        ("02-dtw-sales-trends", {"n_products": 811}),
-        ("05-fraud-detection", {"n_rows": 40_000}),
+        ("02-dtw-sales-trends", {"n_products": 811, "planted_followers": 40}),
+        ("05-fraud-detection", {"n_rows": 40_000, "n_rejected_rows": 0}),
         ("08-geospatial", {"n_trips": 30_000, "spark_vs_geopandas_mismatches": 0}),
     ],
 )
@@ -189,6 +189,11 @@ def test_spark_notebooks_run_on_the_cluster_and_log_to_the_server(cluster, sandb
     assert any(a["name"].startswith(key) for a in apps), (
         "the notebook's Spark app ran on the master"
     )
+    # the quality bars of the local-mode tests hold on the cluster too
+    if key == "02-dtw-sales-trends":
+        assert r["planted_recall_at_k"] >= 0.95
+    if key == "05-fraud-detection":
+        assert r["test_pr_auc"] >= 0.9 and r["balanced_test_pr_auc"] >= 0.8
     if key == "08-geospatial":
         assert r["exact_true_zone_share"] >= 0.999 and r["h3_refined_agreement"] >= 0.999
 
