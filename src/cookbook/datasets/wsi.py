@@ -149,9 +149,7 @@ def read_annotation_json(path: str | Path) -> dict[str, list[np.ndarray]]:
     """NCRF polygon JSON -> ``{"positive": [vertices (n, 2)], "negative": [...]}``."""
     path = Path(path)
     try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise
+        doc = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DatasetFormatError(f"{path}: not valid JSON: {exc}") from exc
     if not isinstance(doc, dict) or not {"positive", "negative"} <= set(doc):
