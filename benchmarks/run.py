@@ -1,765 +1,769 @@
-"""Benchmarks: how each chapter's cost grows with its data, as ratios to a baseline of the same run.
+"""Benchmarks: each one runs a chapter notebook at benchmark sizes and reads what it recorded.
 
-``make bench`` runs ``python benchmarks/run.py``; ``--smoke`` shrinks every size (the tests run
-that). Each measurement is repeated (``--repeats``, median reported, all times kept) because
-the machine is noisy; every variant is compared with a baseline measured in the same run, and
-the absolute numbers and data sizes are kept next to the ratio. Results go to
-``benchmarks/results.json`` and ``benchmarks/results.md`` (written atomically).
+``make bench`` runs ``python benchmarks/run.py``. Nothing here re-implements a chapter: every
+benchmark executes the chapter's own notebook (:func:`cookbook.runner.execute`) with the
+parameters of a benchmark size, then reads the ``metrics.json`` and ``timings.csv`` that the
+notebook wrote. Every ratio compares two measurements of the chapter's own code: a baseline that
+the notebook measures in the same run (plain GeoPandas on one core, a plain loop on the driver,
+the model called in process), or the same stage in a run of the same notebook at the first,
+smaller size, which shows how the cost grows with the data.
 
-Benchmarks (``--only`` picks some):
+Benchmarks (``--only`` picks some; ``--smoke`` runs each notebook at its smoke size):
 
-- ``dtw``: products per second for ucrdtw and fastdtw, Spark (all local cores) against a
-  single-process loop; baseline: the ucrdtw loop at the same size.
-- ``prophet``: 500 store-item models through Spark ``applyInPandas`` against a sequential loop
-  in one process; speed-up, parallel efficiency, models per minute.
-- ``pip``: point in polygon against 263 zones: plain GeoPandas on one core (baseline),
-  GeoPandas ``sjoin`` per partition in Spark, the H3 cell-centre join (with its agreement), and
-  the per-row shapely UDF (on a sample).
-- ``pathology``: patch extraction with OpenSlide, patches per second per core, Spark against a
-  single-process loop (baseline); InceptionV3 features, images per second at 128 and 299 px.
-- ``fraud``: chapter 5's stages (rules, split, one tree fit, the 3x3 cross-validation grid) at
-  the notebook's 500,000 rows (baseline) and the original's 6,362,620; peak memory of the Spark
-  JVM (in local mode the driver and the executors share it) and of the Python driver.
-- ``rest``: a base64-image pyfunc model (chapter 7's interface) served by ``mlflow models
-  serve``: single-image latency (median, p95) against calling the model in-process (baseline),
-  and requests per second from 8 concurrent clients (bounded in count and time).
-- ``lstm``: the chapter-4 LSTM's training windows per second at the full 864-step lookback
-  against the notebook's default (every 6th step, baseline), and the process's peak memory.
+- ``pip`` (chapter 8; 1,000,000 and 10,000,000 trips): points per second of the exact GeoPandas
+  join in Spark, the H3 cell-centre join at each resolution (with its agreement), H3 with the
+  border test, and the per-row shapely UDF (on a sample), each against plain GeoPandas on one
+  core in the same run.
+- ``fraud`` (chapter 5; 500,000 and 6,362,620 rows): input rows per second of each
+  cross-validation and of the whole notebook, against the same stage at 500,000 rows.
+- ``lstm`` (chapter 4; 3 epochs, one learning rate, no second loss): training and Spark-scoring
+  windows per second with the notebook's default windows (every 6th of 864 rows: 144 steps)
+  against the full 864-step lookback, and the notebook kernel's peak memory.
+- ``pathology`` (chapter 6; smoke settings, then the default settings): patches per second per
+  core (OpenSlide in Spark) and CNN feature images per second. The smoke settings also cut
+  smaller patches for a smaller CNN input, so the ratio mixes data size and cost per image.
+- ``rest`` (chapter 7): one image through the chapter's served model over REST (median and p95
+  latency) against the same Keras model called in process (``predict_on_batch``).
+- ``prophet`` (chapter 3; 500 series, one origin): models per minute of the Spark fan-out
+  against the chapter's ``fit_series`` in a plain loop on the driver; forecasts likewise.
+- ``dtw`` (chapter 2; 811 products): products per second of the ``ucrdtw`` pandas UDF in Spark
+  against the same call in a plain loop on the driver.
 
-``--only`` merges its rows into an existing ``results.json``, replacing only the benchmarks it
-ran, so one benchmark can be re-measured without the others.
+Each size runs its notebook once: a notebook run takes minutes, and what is timed are its own
+stages, so there is no ``--repeats``. The notebooks run in ``--work`` (default
+``<output.dir>/bench``) with a private MLflow store there, so benchmark runs never touch the
+chapters' runs or move a registered model's alias.
+
+``benchmarks/results.json`` keeps one entry per machine (CPU model, cores, memory) and mode,
+with the library versions; a run replaces only its own entry's benchmarks (``--only`` just the
+ones it ran), so earlier machines' results stay apart. ``results.md`` shows each entry in its own
+section, and ``throughput.png`` plots throughput against size for the latest run's machine. All
+three are written atomically.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
-
-import numpy as np
-import pandas as pd
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
-SIZES = {
-    "dtw": {"full": [811, 100_000, 1_000_000], "smoke": [811, 3_000]},
-    "prophet": {"full": [500], "smoke": [6]},
-    "pip": {"full": [1_000_000, 10_000_000], "smoke": [20_000]},
-    "pathology": {"full": [400], "smoke": [40]},
-    "lstm": {"full": [5_000], "smoke": [1_000]},
-    "fraud": {"full": [500_000, 6_362_620], "smoke": [20_000, 40_000]},
-    "rest": {"full": [400], "smoke": [30]},
+FORMAT = 2  # results.json layout; a file without "format" is the previous benchmark code's
+LIBRARIES = {  # name shown -> distributions that provide it
+    "pyspark": ("pyspark",),
+    "mlflow": ("mlflow", "mlflow-skinny"),
+    "tensorflow": ("tensorflow", "tensorflow-cpu"),
+    "keras": ("keras",),
+    "geopandas": ("geopandas",),
+    "h3": ("h3",),
+    "prophet": ("prophet",),
+    "pandas": ("pandas",),
+    "numpy": ("numpy",),
 }
 
 
-def measure(action: Callable[[], object], repeats: int) -> tuple[float, list[float]]:
-    """Median wall seconds of ``repeats`` runs of ``action`` (and all of them)."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), times
+# ----------------------------------------------------------------------------- what runs
 
 
-def row(bench, variant, size, unit, seconds, times, items, baseline=None, **extra):
-    out = {
-        "benchmark": bench,
+@dataclass(frozen=True)
+class Size:
+    label: str  # how the results name this size
+    params: dict[str, Any]  # the notebook's parameters at this size
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What one notebook run left behind: its metrics, its timing table and its wall time."""
+
+    size: Size
+    metrics: dict[str, Any]
+    timings: dict[str, dict[str, Any]]  # stage -> {"seconds", "items"}
+    seconds: float
+
+    def stage(self, name: str) -> dict[str, Any] | None:
+        return self.timings.get(name)
+
+    def stages(self, prefix: str) -> list[tuple[str, dict[str, Any]]]:
+        return [(k, v) for k, v in self.timings.items() if k.startswith(prefix)]
+
+
+def row(
+    run: Recorded,
+    variant: str,
+    size: float,
+    unit: str,
+    throughput: float | None,
+    *,
+    seconds: float | None = None,
+    items: float | None = None,
+    baseline: str | None = None,
+    missing: str | None = None,
+    notes: tuple[str, ...] = (),
+    **extra: Any,
+) -> dict[str, Any]:
+    """One result row. ``baseline`` names the variant of the same run it is compared with
+    (``None``: the same variant at the first size, or itself). A throughput the notebook did not
+    record stays ``None``, and ``missing`` says which metric was absent."""
+    notes = list(notes)
+    if missing is not None:
+        throughput = None
+        notes.append(f"not recorded by the notebook: {missing}")
+    return {
         "variant": variant,
         "size": size,
-        "seconds": round(seconds, 4),
-        "seconds_all": [round(t, 4) for t in times],
-        "throughput": items / seconds,
+        "size_label": run.size.label,
+        "items": items,
+        "seconds": seconds,
+        "throughput": throughput,
         "unit": unit,
+        "baseline_variant": baseline,
+        "notes": notes,
         **extra,
     }
-    if baseline is not None:
-        out["baseline"] = baseline["variant"]
-        out["ratio_vs_baseline"] = out["throughput"] / baseline["throughput"]
-    return out
 
 
-# ----------------------------------------------------------------------------- DTW
+def from_metric(
+    run: Recorded, variant: str, key: str, stage: str | None, size: float, unit: str, **kw: Any
+) -> dict[str, Any]:
+    """A row whose throughput is the notebook's metric ``key``, with the seconds and items of
+    its timing-table ``stage`` when there is one."""
+    timed = run.stage(stage) if stage else None
+    if timed:
+        kw.setdefault("seconds", timed["seconds"])
+        kw.setdefault("items", timed["items"])
+    value = _number(run, key)
+    return row(run, variant, size, unit, value, missing=key if value is None else None, **kw)
 
 
-def bench_dtw(spark, sizes, repeats, cores, smoke=False):
-    import _ucrdtw
-    from fastdtw import fastdtw
-    from pyspark.sql import functions as F
-
-    from cookbook.datasets import weekly_sales
-
-    base = weekly_sales.load(weekly_sales.prepare("synthetic"))[weekly_sales.WEEK_COLUMNS]
-    base = base.to_numpy(dtype=float)
-    query = np.asarray(weekly_sales.CAPACITY_PATTERN, dtype=float)
-    rows = []
-    for n in sizes:
-        rng = np.random.default_rng(n)
-        series = base[rng.integers(0, len(base), n)] * rng.normal(1, 0.05, (n, base.shape[1]))
-        series[:, 0] += 1e-3 * np.arange(n) % 1  # no two identical (and none constant)
-
-        def loop_ucrdtw(series=series):
-            return [_ucrdtw.ucrdtw(s, query, 0.05, False)[1] for s in series]
-
-        def loop_fastdtw(series=series):
-            return [fastdtw(s, query, radius=1)[0] for s in series]
-
-        sdf = (
-            spark.createDataFrame(pd.DataFrame({"id": np.arange(n), "w": list(series)}))
-            .repartition(2 * cores)
-            .cache()
-        )
-        sdf.count()
-
-        @F.pandas_udf("double")
-        def ucr(w: pd.Series) -> pd.Series:
-            import _ucrdtw
-
-            dist = [_ucrdtw.ucrdtw(np.array(s, dtype=float), query, 0.05, False)[1] for s in w]
-            return pd.Series(dist)
-
-        @F.pandas_udf("double")
-        def fast(w: pd.Series) -> pd.Series:
-            from fastdtw import fastdtw
-
-            return pd.Series([fastdtw(np.array(s, dtype=float), query, radius=1)[0] for s in w])
-
-        def spark_run(udf, sdf=sdf):
-            sdf.select(udf("w")).write.format("noop").mode("overwrite").save()
-
-        base_s, base_t = measure(loop_ucrdtw, repeats)
-        baseline = row("dtw", "ucrdtw, 1-process loop", n, "products/s", base_s, base_t, n)
-        rows.append({**baseline, "ratio_vs_baseline": 1.0, "baseline": baseline["variant"]})
-        for variant, action in (
-            (f"ucrdtw, Spark {cores} cores", lambda: spark_run(ucr)),
-            ("fastdtw, 1-process loop", loop_fastdtw),
-            (f"fastdtw, Spark {cores} cores", lambda: spark_run(fast)),
-        ):
-            s, t = measure(action, repeats)
-            rows.append(row("dtw", variant, n, "products/s", s, t, n, baseline))
-        sdf.unpersist()
-    return rows
+def from_stage(
+    run: Recorded, variant: str, stage: str, size: float, unit: str, items=None, **kw: Any
+) -> dict[str, Any]:
+    """A row from a timing-table stage: ``items`` (default: the stage's own) per second."""
+    timed = run.stage(stage)
+    if not timed:
+        return row(run, variant, size, unit, None, missing=f"timing stage {stage!r}", **kw)
+    items = timed["items"] if items is None else items
+    rate = items / timed["seconds"] if items and timed["seconds"] else None
+    return row(run, variant, size, unit, rate, seconds=timed["seconds"], items=items, **kw)
 
 
-# ----------------------------------------------------------------------------- Prophet
+def _number(run: Recorded, key: str) -> float | None:
+    value = run.metrics.get(key)
+    return float(value) if isinstance(value, int | float) else None
 
 
-def bench_prophet(spark, sizes, repeats, cores, smoke=False):
-    import logging
-
-    from cookbook.datasets import store_item_demand
-
-    logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
-    sales = store_item_demand.load(store_item_demand.prepare("synthetic"))
-    sales = sales.rename(columns={"date": "ds", "sales": "y"})[["ds", "store", "item", "y"]]
-    sales["ds"] = pd.to_datetime(sales["ds"])
-    sales = sales[sales["ds"] >= "2015-01-01"]  # two years of history per series
-    rows = []
-    for n in sizes:
-        keys = sales[["store", "item"]].drop_duplicates().head(n)
-        data = sales.merge(keys, on=["store", "item"])
-
-        def fit_one(history: pd.DataFrame) -> pd.DataFrame:
-            import logging
-
-            from cmdstanpy.utils import get_logger
-            from prophet import Prophet
-
-            get_logger().setLevel(logging.WARNING)
-            model = Prophet(weekly_seasonality=True, yearly_seasonality=True,
-                            daily_seasonality=False, seasonality_mode="multiplicative")  # fmt: skip
-            model.fit(history[["ds", "y"]])
-            fc = model.predict(model.make_future_dataframe(periods=90, include_history=False))
-            first = history.iloc[:1]
-            return first[["store", "item"]].assign(yhat_sum=float(fc["yhat"].sum()))
-
-        def loop(data=data):
-            return pd.concat([fit_one(g) for _, g in data.groupby(["store", "item"])])
-
-        sdf = spark.createDataFrame(data).cache()
-        sdf.count()
-
-        def fan_out(sdf=sdf):
-            result = (
-                sdf.repartition(4 * cores, "store", "item")
-                .groupBy("store", "item")
-                .applyInPandas(fit_one, "store long, item long, yhat_sum double")
-            )
-            result.write.format("noop").mode("overwrite").save()
-
-        base_s, base_t = measure(loop, repeats)
-        baseline = row(
-            "prophet", "sequential loop, 1 process", n, "models/min", base_s, base_t, 60 * n
-        )
-        rows.append({**baseline, "ratio_vs_baseline": 1.0, "baseline": baseline["variant"]})
-        s, t = measure(fan_out, repeats)
-        r = row(
-            "prophet",
-            f"Spark applyInPandas, {cores} cores",
-            n,
-            "models/min",
-            s,
-            t,
-            60 * n,
-            baseline,
-        )
-        r["parallel_efficiency"] = r["ratio_vs_baseline"] / cores
-        rows.append(r)
-        sdf.unpersist()
-    return rows
+def _agreement(r: dict[str, Any], run: Recorded, key: str | None) -> dict[str, Any]:
+    agreement = _number(run, key) if key else None
+    if agreement is not None:
+        r["agreement"] = agreement
+        r["notes"].append(f"agreement with the exact join {agreement:.2%}")
+    return r
 
 
-# ----------------------------------------------------------------------------- point in polygon
+# ----------------------------------------------------------------------------- readers
+# One per benchmark: a notebook run's metrics and timings -> rows. Variant names are the
+# rows' labels; a row's baseline is the named variant of the same run, or (None) the same
+# variant at the first size.
 
 
-def bench_pip(spark, sizes, repeats, cores, smoke=False):
-    import geopandas as gpd
-    import h3
-    import shapely
-    from h3.api import basic_int
-    from pyspark.sql import functions as F
-
-    from cookbook.datasets import nyc_taxi
-
-    boroughs = nyc_taxi.build_city(8)
-    zones = nyc_taxi.build_zones(boroughs, 263, 8)
-    zone_table = pd.DataFrame(zones.drop(columns="geometry")).assign(
-        wkb=shapely.to_wkb(zones.geometry.to_numpy())
+def read_pip(run: Recorded) -> list[dict[str, Any]]:
+    """Chapter 8: every join against plain GeoPandas on one core, measured in the same run."""
+    n = _number(run, "n_trips") or run.size.params.get("N_TRIPS")
+    base = "plain GeoPandas sjoin, 1 core"
+    resolutions = sorted(
+        int(k.removeprefix("h3_points_per_second_r"))
+        for k in run.metrics
+        if k.startswith("h3_points_per_second_r")
     )
-    zones_bc = spark.sparkContext.broadcast(zone_table)
+    refined = next((s for s, _ in run.stages("H3 r") if s.endswith("+ border test")), None)
+    udf = run.stage("per-row shapely UDF (Spark)") or {}
+    sample = f" (sample of {udf['items']:,.0f})" if udf.get("items") else ""
+    spec = [  # variant, metric, timing stage, agreement metric
+        (base, "points_per_second_geopandas", "plain GeoPandas (1 core)", None),
+        ("GeoPandas sjoin in Spark (exact)", "points_per_second_exact_spark",
+         "GeoPandas sjoin in Spark", None),
+        *[(f"H3 r{res} cell-centre join in Spark", f"h3_points_per_second_r{res}",
+           f"H3 r{res} join", f"h3_agreement_r{res}") for res in resolutions],
+        ("H3 + exact test in border cells, in Spark", "points_per_second_h3_refined", refined,
+         "h3_refined_agreement"),
+        (f"per-row shapely UDF in Spark{sample}", "points_per_second_udf",
+         "per-row shapely UDF (Spark)", None),
+    ]  # fmt: skip
+    rows = [
+        _agreement(from_metric(run, v, key, stage, n, "points/s", baseline=base), run, agree)
+        for v, key, stage, agree in spec
+    ]
+    mismatches = run.metrics.get("spark_vs_geopandas_mismatches")
+    if mismatches is not None:
+        rows[1]["notes"].append(f"zones differing from plain GeoPandas: {mismatches}")
+    return rows
 
-    def point_in_zone(lon, lat, polygons):
-        pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
-        joined = gpd.sjoin(
-            pts, polygons[["LocationID", "geometry"]], how="left", predicate="within"
-        )
-        joined = joined[~joined.index.duplicated()]
-        return joined["LocationID"].to_numpy()
 
-    def sjoin_partition(batches):
-        table = zones_bc.value
-        geoms = shapely.from_wkb(table["wkb"])
-        polygons = gpd.GeoDataFrame(table.drop(columns="wkb"), geometry=geoms, crs="EPSG:4326")
-        for pdf in batches:
-            ids = point_in_zone(pdf["lon"], pdf["lat"], polygons)
-            yield pd.DataFrame({"id": pdf["id"], "zone": pd.array(ids, dtype="Int64")})
-
-    res = 8
-    fill = []
-    for lid, geom in zip(zones["LocationID"], zones.geometry, strict=True):
-        fill += [
-            (h3.str_to_int(c), int(lid)) for c in h3.h3shape_to_cells(h3.geo_to_h3shape(geom), res)
-        ]
-    cells = pd.DataFrame(fill, columns=["cell", "zone_h3"]).drop_duplicates("cell")
-
-    @F.pandas_udf("long")
-    def to_cell(lat: pd.Series, lon: pd.Series) -> pd.Series:
-        return pd.Series(
-            [basic_int.latlng_to_cell(a, b, res) for a, b in zip(lat, lon, strict=True)]
-        )
-
-    shapes = list(zip(zones["LocationID"].astype(int), zones.geometry, strict=True))
-
-    @F.udf("long")
-    def zone_of(lon, lat):
-        p = shapely.Point(lon, lat)
-        for lid, shape in shapes:
-            if shape.contains(p):
-                return lid
-        return None
-
+def read_fraud(run: Recorded) -> list[dict[str, Any]]:
+    """Chapter 5: input rows per second of each timed stage and of the whole notebook."""
+    n = _number(run, "n_rows") or run.size.params.get("N_ROWS")
     rows = []
-    for n in sizes:
-        trips = nyc_taxi.simulate_trips(zones, boroughs, n, seed=n % 1000, zero_share=0,
-                                        outside_share=0.01, far_share=0)  # fmt: skip
-        pdf = pd.DataFrame(
-            {"id": np.arange(n), "lon": trips["pickup_longitude"], "lat": trips["pickup_latitude"]}
-        )
-        del trips
-        sdf = spark.createDataFrame(pdf).repartition(2 * cores).cache()
-        sdf.count()
-        exact = point_in_zone(pdf["lon"], pdf["lat"], zones)
+    for name, stage in run.stages(""):
+        fits = (f"{stage['items']:,.0f} model fits (settings x folds)",) if stage["items"] else ()
+        rows.append(from_stage(run, name, name, n, "input rows/s", items=n, notes=fits))
+    wall = _number(run, "wall_seconds")
+    if wall is None:
+        rows.append(row(run, "whole notebook", n, "input rows/s", None, missing="wall_seconds"))
+    else:
+        rows.append(row(run, "whole notebook", n, "input rows/s", n / wall, seconds=wall, items=n))
+    return rows
 
-        base_s, base_t = measure(
-            lambda pdf=pdf: point_in_zone(pdf["lon"], pdf["lat"], zones), repeats
+
+def read_lstm(run: Recorded) -> list[dict[str, Any]]:
+    """Chapter 4: training and Spark-scoring windows per second; the kernel's peak memory."""
+    steps = run.size.params["LOOKBACK"] // run.size.params["SAMPLING_RATE"]
+    variant = "LSTM training (windows seen, validation included)"
+    training = run.stages("training, ")
+    if training:
+        seconds = sum(s["seconds"] for _, s in training)
+        windows = sum(s["items"] or 0 for _, s in training)
+        runs = " / ".join(name.removeprefix("training, ") for name, _ in training)
+        train = row(run, variant, steps, "windows/s", windows / seconds, seconds=seconds,
+                    items=windows, notes=(f"runs: {runs}",))  # fmt: skip
+    else:
+        train = row(run, variant, steps, "windows/s", None, missing="stages 'training, ...'")
+    peak = _number(run, "peak_rss_mb")
+    if peak is not None:
+        train.update(peak_rss_mb=peak)
+        train["notes"].append(f"peak memory of the notebook kernel {peak:,.0f} MB")
+    scoring = "scoring the registered model in Spark (spark_udf)"
+    return [train, from_stage(run, scoring, "Spark scoring", steps, "windows/s")]
+
+
+def read_pathology(run: Recorded) -> list[dict[str, Any]]:
+    """Chapter 6: patch extraction (per core) and CNN features."""
+    n = _number(run, "n_patches")
+    return [
+        from_metric(run, "patch extraction, OpenSlide in Spark", "patches_per_second_per_core",
+                    "patch extraction", n, "patches/s per core"),
+        from_metric(run, "CNN features", "feature_images_per_second", "features", n, "images/s"),
+    ]  # fmt: skip
+
+
+def read_rest(run: Recorded) -> list[dict[str, Any]]:
+    """Chapter 7: one image in process and over REST, as requests per second (1 / latency).
+    Metrics the notebook does not record are skipped; the two compared are always shown."""
+    n = run.size.params.get("REST_REQUESTS")
+    base = "in process: Keras predict_on_batch, 1 image"
+    rest = "REST /invocations, 1 client, 1 image"
+    rows = []
+    for variant, key, p95_key in (
+        (base, "predict_on_batch_ms", None),
+        ("in process: Keras model(x), 1 image", "direct_call_ms", None),
+        ("in process: Keras predict(), 1 image", "keras_predict_ms", None),
+        (rest, "rest_latency_ms_median", "rest_latency_ms_p95"),
+    ):
+        ms = _number(run, key)
+        if not ms:
+            if variant in (base, rest):
+                rows.append(row(run, variant, n, "requests/s", None, missing=key, baseline=base))
+            continue
+        p95 = _number(run, p95_key) if p95_key else None
+        notes = (f"median {ms:.1f} ms", *([f"p95 {p95:.1f} ms"] if p95 is not None else []))
+        rows.append(row(run, variant, n, "requests/s", 1000 / ms, seconds=ms / 1000, items=1,
+                        baseline=base, notes=notes, median_ms=ms, p95_ms=p95))  # fmt: skip
+    return rows
+
+
+def read_prophet(run: Recorded) -> list[dict[str, Any]]:
+    """Chapter 3: the Spark fan-out against fit_series / forecast_series in a plain loop."""
+    n = _number(run, "n_series")
+    cores = _number(run, "spark_cores")
+    sample = _number(run, "loop_series")
+    on = f", {cores:.0f} cores" if cores else ""
+    fit, fc = "fit_series, plain loop on the driver", "forecast_series, plain loop on the driver"
+    spec = [  # variant, metric, timing stage, unit, baseline
+        (fit, "loop_models_per_minute", "fit, plain loop on the driver", "models/min", fit),
+        (f"fit_series in Spark applyInPandas{on}", "models_per_minute", "fit", "models/min", fit),
+        (fc, "loop_forecasts_per_minute", "forecast, plain loop on the driver", "forecasts/min",
+         fc),
+        (f"forecast_series in Spark applyInPandas{on}", "spark_forecasts_per_minute", "forecast",
+         "forecasts/min", fc),
+    ]  # fmt: skip
+    rows = [from_metric(run, v, k, s, n, u, baseline=b, cores=cores) for v, k, s, u, b in spec]
+    if sample:
+        for r in rows[0], rows[2]:
+            r["notes"].append(f"sample of {sample:.0f} series at origin 0")
+    return rows
+
+
+def read_dtw(run: Recorded) -> list[dict[str, Any]]:
+    """Chapter 2: the ucrdtw pandas UDF in Spark against the same call in a plain loop."""
+    n = _number(run, "n_products")
+    cores = _number(run, "spark_cores")
+    loop = "ucrdtw, plain loop on the driver"
+    on = f", {cores:.0f} cores" if cores else ""
+    return [
+        from_metric(run, loop, "products_per_second_loop", loop, n, "products/s", baseline=loop),
+        from_metric(run, f"ucrdtw pandas UDF in Spark{on}", "products_per_second_spark",
+                    "ucrdtw, Spark pandas UDF", n, "products/s", baseline=loop),
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    chapter: str
+    size_unit: str  # the x axis of the plot
+    sizes: dict[str, tuple[Size, ...]]  # mode ("full", "smoke") -> sizes, smallest first
+    read: Callable[[Recorded], list[dict[str, Any]]]
+
+
+_LSTM = {"EPOCHS": 3, "PATIENCE": 2, "LEARNING_RATES": [0.00144], "COMPARE_LOSS": ""}
+_LSTM_SMOKE = {"SMOKE": True, "LOOKBACK": 144, "COMPARE_LOSS": ""}
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "pip": Benchmark("08-geospatial", "trips", {
+        "full": (Size("1,000,000 trips", {"N_TRIPS": 1_000_000}),
+                 Size("10,000,000 trips", {"N_TRIPS": 10_000_000})),
+        "smoke": (Size("smoke settings", {"SMOKE": True}),),
+    }, read_pip),
+    "fraud": Benchmark("05-fraud-detection", "rows", {
+        "full": (Size("500,000 rows", {"N_ROWS": 500_000}),
+                 Size("6,362,620 rows", {"N_ROWS": 6_362_620})),
+        "smoke": (Size("20,000 rows", {"SMOKE": True, "N_ROWS": 20_000}),
+                  Size("40,000 rows", {"SMOKE": True, "N_ROWS": 40_000})),
+    }, read_fraud),
+    "lstm": Benchmark("04-lstm-forecasting", "steps per window", {
+        "full": (Size("every 6th of 864 rows", {**_LSTM, "LOOKBACK": 864, "SAMPLING_RATE": 6}),
+                 Size("all 864 rows", {**_LSTM, "LOOKBACK": 864, "SAMPLING_RATE": 1})),
+        "smoke": (Size("every 6th of 144 rows", {**_LSTM_SMOKE, "SAMPLING_RATE": 6}),
+                  Size("all 144 rows", {**_LSTM_SMOKE, "SAMPLING_RATE": 1})),
+    }, read_lstm),
+    "pathology": Benchmark("06-digital-pathology", "patches", {
+        "full": (Size("smoke settings", {"SMOKE": True}), Size("default settings", {})),
+        "smoke": (Size("smoke settings", {"SMOKE": True}),),
+    }, read_pathology),
+    "rest": Benchmark("07-car-classification", "requests", {
+        "full": (Size("default settings, 200 requests", {"REST_REQUESTS": 200}),),
+        "smoke": (Size("smoke settings, 10 requests", {"SMOKE": True, "REST_REQUESTS": 10}),),
+    }, read_rest),
+    "prophet": Benchmark("03-prophet-forecasting", "series", {
+        "full": (Size("500 series, 1 origin", {"ORIGINS": 1}),),
+        "smoke": (Size("smoke settings, 1 origin", {"SMOKE": True, "ORIGINS": 1}),),
+    }, read_prophet),
+    "dtw": Benchmark("02-dtw-sales-trends", "products", {
+        "full": (Size("811 products", {}),),
+        "smoke": (Size("smoke settings", {"SMOKE": True}),),
+    }, read_dtw),
+}  # fmt: skip
+
+
+def read_timings(path: Path) -> dict[str, dict[str, Any]]:
+    """A notebook's ``timings.csv`` (stage, seconds, items): stage -> seconds and items."""
+    if not path.is_file():
+        return {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {
+            r["stage"]: {
+                "seconds": float(r["seconds"]),
+                "items": float(r["items"]) if r.get("items") else None,
+            }
+            for r in csv.DictReader(fh)
+        }
+
+
+def run_notebook(name: str, bench: Benchmark, size: Size, work: Path) -> Recorded:
+    from cookbook.runner import execute
+
+    slug = "".join(c if c.isalnum() else "-" for c in size.label.lower()).strip("-")
+    shown = ", ".join(f"{k}={v!r}" for k, v in size.params.items()) or "defaults"
+    print(f"==> {name}: {bench.chapter} at {size.label} ({shown})", flush=True)
+    executed, metrics, seconds = execute(bench.chapter, work / name / slug, size.params)
+    print(f"    {seconds:.0f} s; notebook: {executed}", flush=True)
+    return Recorded(size, metrics, read_timings(executed.parent / "timings.csv"), seconds)
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Set each row's ``baseline`` and ``ratio`` (its throughput over the baseline's): the
+    named variant of the same run, or else the same variant at the first size."""
+    first = rows[0]["size_label"] if rows else None
+    sizes = list(dict.fromkeys(r["size_label"] for r in rows))
+    for r in rows:
+        wanted = r.pop("baseline_variant")
+        if wanted is not None:
+            base = _find(rows, wanted, r["size_label"])
+        else:
+            base = _find(rows, r["variant"], first)
+        r["baseline"] = f"{base['variant']} ({base['size_label']})" if base else None
+        r["ratio"] = _ratio(r, base)
+        if wanted is not None and len(sizes) > 1 and r["size_label"] != first:
+            growth = _ratio(r, _find(rows, r["variant"], first))
+            if growth is not None:  # in-run baseline: how the same variant grew with size
+                r["notes"].append(f"{growth:.2f}x its own rate at {first}")
+    return rows
+
+
+def _find(rows, variant, size_label):
+    return next(
+        (b for b in rows if b["variant"] == variant and b["size_label"] == size_label), None
+    )
+
+
+def _ratio(r, base) -> float | None:
+    if base is None or not r["throughput"] or not base["throughput"]:
+        return None
+    return r["throughput"] / base["throughput"]
+
+
+# ----------------------------------------------------------------------------- the machine
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, cores and memory of this machine (Linux /proc; portable fallbacks)."""
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.split(":")[0].strip() in ("model name", "Model", "Hardware"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = int(line.split()[1]) * 1024
+    except OSError:
+        if hasattr(os, "sysconf"):
+            memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "cpu": cpu or platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(memory / 2**30, 1) if memory else None,
+        "arch": platform.machine(),
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+def fingerprint(m: dict[str, Any]) -> str:
+    memory = f"{m['memory_gib']:.0f} GiB" if m.get("memory_gib") else "memory unknown"
+    return f"{m['cpu']}, {m['cores']} cores, {memory}"
+
+
+def environment() -> dict[str, Any]:
+    """Python and library versions, and the Spark settings the notebooks ran with."""
+    from cookbook.config import load_config
+
+    versions = {"python": platform.python_version()}
+    for name, dists in LIBRARIES.items():
+        for dist in dists:
+            try:
+                versions[name] = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+        else:
+            versions[name] = "not installed"
+    spark = load_config()["spark"]
+    where = f"remote {spark['remote']}" if spark.get("remote") else spark.get("master")
+    return {"versions": versions, "spark": f"{where}, driver memory {spark.get('driver_memory')}"}
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def load_entries(path: Path) -> list[dict[str, Any]]:
+    """The entries of ``results.json``; a file written by the previous benchmark code (rows of
+    copied chapter kernels, no ``format``) becomes one entry of its own, kept apart."""
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if data.get("format") == FORMAT:
+        return data["entries"]
+    if "rows" in data:
+        return [_legacy_entry(data)]
+    raise ValueError(f"{path}: not a results file this benchmark code knows (format 1 or 2)")
+
+
+def _legacy_entry(data: dict[str, Any]) -> dict[str, Any]:
+    known = {"benchmark", "variant", "size", "seconds", "seconds_all", "throughput", "unit"}
+    benchmarks: dict[str, Any] = {}
+    for r in data["rows"]:
+        extras = {k: v for k, v in r.items() if k not in known | {"baseline", "ratio_vs_baseline"}}
+        block = benchmarks.setdefault(
+            r["benchmark"], {"finished": data.get("finished"), "rows": []}
         )
-        baseline = row("pip", "plain GeoPandas sjoin, 1 core", n, "points/s", base_s, base_t, n)
-        rows.append(
+        block["rows"].append(
             {
-                **baseline,
-                "ratio_vs_baseline": 1.0,
-                "baseline": baseline["variant"],
-                "agreement": 1.0,
+                "variant": r["variant"],
+                "size": r["size"],
+                "size_label": f"{r['size']:,}",
+                "items": None,
+                "seconds": r.get("seconds"),
+                "throughput": r.get("throughput"),
+                "unit": r.get("unit"),
+                "baseline": r.get("baseline"),
+                "ratio": r.get("ratio_vs_baseline"),
+                "notes": [f"{k} {v}" for k, v in sorted(extras.items())],
             }
         )
-
-        spark_join = sdf.mapInPandas(sjoin_partition, "id long, zone long")
-        s, t = measure(
-            lambda j=spark_join: j.write.format("noop").mode("overwrite").save(), repeats
-        )
-        rows.append(
-            row("pip", f"GeoPandas sjoin in Spark, {cores} cores", n, "points/s", s, t, n, baseline)
-        )
-
-        h3_join = sdf.select("id", to_cell("lat", "lon").alias("cell")).join(
-            F.broadcast(spark.createDataFrame(cells)), "cell", "left"
-        )
-        s, t = measure(lambda j=h3_join: j.write.format("noop").mode("overwrite").save(), repeats)
-        got = h3_join.select("id", "zone_h3").toPandas().sort_values("id")["zone_h3"].to_numpy()
-        agree = float(
-            np.mean(
-                pd.array(got, dtype="Int64").fillna(-1) == pd.array(exact, dtype="Int64").fillna(-1)
-            )
-        )
-        variant = f"H3 r{res} cell join in Spark, {cores} cores"
-        rows.append(row("pip", variant, n, "points/s", s, t, n, baseline, agreement=agree))
-
-        sample = min(n, 20_000 if n >= 1_000_000 else 2_000)
-        udf_join = sdf.limit(sample).select(zone_of("lon", "lat"))
-        s, t = measure(lambda j=udf_join: j.write.format("noop").mode("overwrite").save(), 1)
-        variant = f"per-row shapely UDF in Spark (sample of {sample:,})"
-        rows.append(row("pip", variant, n, "points/s", s, t, sample, baseline))
-        sdf.unpersist()
-    return rows
+    return {
+        "fingerprint": f"previous benchmark code: {data.get('machine')}",
+        "legacy": True,
+        "mode": data.get("mode", "full"),
+        "machine": {"description": data.get("machine")},
+        "updated": data.get("finished"),
+        "benchmarks": benchmarks,
+        "failed": {},
+    }
 
 
-# ----------------------------------------------------------------------------- pathology
-
-
-def bench_pathology(spark, sizes, repeats, cores, smoke=False):
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    from cookbook.datasets import wsi
-
-    paths = wsi.prepare("synthetic", n_tumour=2, n_normal=1, size=2048, patches_per_class=60,
-                        margin=150, seed=16)  # fmt: skip
-    slides = {p.stem: str(p) for p in paths["slides_dir"].glob("*.tif")}
-    coords = pd.concat([wsi.read_coords(paths["coords"]["tumor"], 1),
-                        wsi.read_coords(paths["coords"]["normal"], 0)])  # fmt: skip
-    rows = []
-    for n in sizes:
-        pts = coords.sample(n, replace=n > len(coords), random_state=0)[["slide", "x", "y"]]
-
-        def read_all(pdf):
-            opened, means = {}, []
-            for r in pdf.itertuples(index=False):
-                slide = opened.get(r.slide) or opened.setdefault(
-                    r.slide, wsi.open_slide(slides[r.slide])
-                )
-                patch = slide.read_region((int(r.x) - 149, int(r.y) - 149), 0, (299, 299))
-                means.append(float(np.asarray(patch.convert("RGB")).mean()))
-            return pd.DataFrame({"mean": means})
-
-        def cut(batches):
-            for pdf in batches:
-                yield read_all(pdf)
-
-        sdf = spark.createDataFrame(pts).repartition(2 * cores).cache()
-        sdf.count()
-        s, t = measure(lambda pts=pts: read_all(pts), repeats)
-        base = row(
-            "pathology", "patch extraction, 1-process loop", n, "patches/s per core", s, t, n
-        )
-        rows.append({**base, "ratio_vs_baseline": 1.0, "baseline": base["variant"]})
-        s, t = measure(lambda sdf=sdf: sdf.mapInPandas(cut, "mean double").write.format("noop")
-                       .mode("overwrite").save(), repeats)  # fmt: skip
-        rows.append(row("pathology", f"patch extraction, Spark {cores} cores", n,
-                        "patches/s per core", s, t, n / cores, base))  # fmt: skip
-        sdf.unpersist()
-        feats = []
-        for size in (128, 299):
-            net = keras.applications.InceptionV3(include_top=False, weights=None, pooling="avg",
-                                                 input_shape=(size, size, 3))  # fmt: skip
-            images = (
-                np.random.default_rng(0)
-                .uniform(-1, 1, (min(n, 64), size, size, 3))
-                .astype("float32")
-            )
-            net.predict_on_batch(images[:8])  # warm-up
-
-            def features(net=net, images=images):
-                return [net.predict_on_batch(images[i : i + 32]) for i in range(0, len(images), 32)]
-
-            s, t = measure(features, repeats)
-            variant = f"InceptionV3 features at {size} px, 1 process"
-            feats.append(row("pathology", variant, len(images), "images/s", s, t, len(images)))
-        feats[0].update(ratio_vs_baseline=1.0, baseline=feats[0]["variant"])
-        feats[1].update(ratio_vs_baseline=feats[1]["throughput"] / feats[0]["throughput"],
-                        baseline=feats[0]["variant"])  # fmt: skip
-        rows += feats
-    return rows
-
-
-# ----------------------------------------------------------------------------- fraud
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def bench_fraud(spark, sizes, repeats, cores, smoke=False):
-    from pyspark.ml import Pipeline
-    from pyspark.ml.classification import DecisionTreeClassifier
-    from pyspark.ml.evaluation import BinaryClassificationEvaluator
-    from pyspark.ml.feature import SQLTransformer, StringIndexer, VectorAssembler
-    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
-    from pyspark.sql import functions as F
-
-    from cookbook.datasets import paysim
-
-    jvm_pid = spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
-    rule = F.expr("""CASE
-        WHEN (oldbalanceOrg <= 56900 AND type = 'TRANSFER' AND newbalanceDest <= 105)
-          OR (oldbalanceOrg > 56900 AND newbalanceOrig <= 12)
-          OR (oldbalanceOrg > 56900 AND newbalanceOrig > 12 AND amount > 1160000)
-        THEN 1 ELSE 0 END""")
-    balance = SQLTransformer(
-        statement="""SELECT *, newbalanceOrig + amount - oldbalanceOrg AS orgDiff,
-        oldbalanceDest + amount - newbalanceDest AS destDiff FROM __THIS__"""
+def merge(
+    entries: list[dict[str, Any]],
+    host: dict[str, Any],
+    mode: str,
+    blocks: dict[str, dict[str, Any]],
+    failed: dict[str, dict[str, Any]],
+    now: str,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Put this run's benchmark ``blocks`` into the entry of this machine and mode, replacing
+    only the benchmarks that ran; other machines', modes' and benchmarks' results stay. A failed
+    benchmark keeps its earlier rows and is listed as failed. Returns (entries, that entry)."""
+    key = fingerprint(host)
+    entry = next(
+        (
+            e
+            for e in entries
+            if e["fingerprint"] == key and e["mode"] == mode and not e.get("legacy")
+        ),
+        None,
     )
-    features = ["typeIndexed", "amount", "oldbalanceOrg", "newbalanceOrig", "oldbalanceDest",
-                "newbalanceDest", "orgDiff", "destDiff"]  # fmt: skip
-    tree = DecisionTreeClassifier(labelCol="label", featuresCol="features", seed=54321, maxDepth=5)
-    pipeline = Pipeline(stages=[
-        balance, StringIndexer(inputCol="type", outputCol="typeIndexed", handleInvalid="keep"),
-        VectorAssembler(inputCols=features, outputCol="features"), tree,
-    ])  # fmt: skip
-    depths, bins, folds = ([5], [20], 2) if smoke else ([5, 10, 15], [10, 20, 30], 3)
-    grid = ParamGridBuilder().addGrid(tree.maxDepth, depths).addGrid(tree.maxBins, bins)
-    evaluator = BinaryClassificationEvaluator(labelCol="label", metricName="areaUnderPR")
-    rows, first = [], {}
-    for n in sizes:
-        df, _ = paysim.read_spark(spark, paysim.prepare("synthetic", n_rows=n))
-        df = df.cache()
-        df.count()
-        state = {}
-
-        def rules(df=df, state=state):
-            if "labelled" in state:  # else a repeat finds the same plan already cached
-                state["labelled"].unpersist(blocking=True)
-            state["labelled"] = df.withColumn("label", rule).cache()
-            state["labelled"].count()
-
-        def split(state=state):
-            if "train" in state:
-                state["train"].unpersist(blocking=True)
-            train, test = state["labelled"].randomSplit([0.8, 0.2], seed=12345)
-            state["train"] = train.cache()
-            state["train"].count()
-            test.count()
-
-        def fit_tree(state=state):
-            pipeline.fit(state["train"])
-
-        def cv_grid(state=state):
-            cv = CrossValidator(
-                estimator=pipeline, estimatorParamMaps=grid.build(), evaluator=evaluator,
-                numFolds=folds, parallelism=2, seed=4242,
-            )  # fmt: skip
-            cv.fit(state["train"])
-
-        stages = [
-            ("rules (SQL CASE)", rules, repeats),
-            ("train/test split", split, repeats),
-            ("one tree fit (depth 5)", fit_tree, repeats),
-            (f"CV grid: {len(depths) * len(bins)} settings x {folds} folds", cv_grid, 1),
-        ]
-        for stage, action, reps in stages:
-            s, t = measure(action, reps)
-            memory = {"jvm_peak_mb": round(_peak_rss_mb(jvm_pid)),
-                      "driver_peak_mb": round(_peak_rss_mb(os.getpid()))}  # fmt: skip
-            r = row("fraud", stage, n, "rows/s", s, t, n, first.get(stage), **memory)
-            if stage not in first:
-                first[stage] = r
-                r.update(ratio_vs_baseline=1.0, baseline=f"{stage} at {n:,} rows")
-            rows.append(r)
-        for key in ("labelled", "train"):
-            state[key].unpersist()
-        df.unpersist()
-    return rows
-
-
-# ----------------------------------------------------------------------------- REST serving
-
-
-def bench_rest(spark, sizes, repeats, cores, smoke=False):
-    import base64
-    import concurrent.futures
-    import io
-    import signal
-    import socket
-    import subprocess
-    import tempfile
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-    import mlflow
-    import requests
-    from PIL import Image
-
-    tmp = Path(tempfile.mkdtemp(prefix="cookbook-bench-rest-"))
-    keras.utils.set_random_seed(0)
-    net = keras.Sequential([
-        keras.Input((64, 64, 3), dtype="uint8"), keras.layers.Rescaling(1 / 255),
-        keras.layers.Conv2D(32, 3, strides=2, activation="relu"),
-        keras.layers.Conv2D(64, 3, strides=2, activation="relu"),
-        keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(8, activation="softmax"),
-    ])  # fmt: skip
-    net.save(tmp / "net.keras")
-
-    class Base64Images(mlflow.pyfunc.PythonModel):
-        def load_context(self, context):
-            import keras
-
-            self.net = keras.models.load_model(context.artifacts["net"])
-
-        def predict(self, context, model_input, params=None):
-            from PIL import Image
-
-            images = [Image.open(io.BytesIO(base64.b64decode(t))) for t in model_input["image"]]
-            batch = np.stack([np.asarray(i.convert("RGB").resize((64, 64))) for i in images])
-            p = np.asarray(self.net.predict_on_batch(batch))
-            return pd.DataFrame({"class": p.argmax(1), "probability": p.max(1).astype(float)})
-
-    buffer = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)).save(
-        buffer, "JPEG"
+    if entry is None:
+        entry = {"fingerprint": key, "mode": mode, "benchmarks": {}, "failed": {}}
+    entry["machine"] = host
+    entry["updated"] = now
+    for name, block in blocks.items():
+        entry["benchmarks"][name] = block
+        entry["failed"].pop(name, None)
+    entry["failed"].update(failed)
+    order = list(BENCHMARKS)
+    entry["benchmarks"] = dict(
+        sorted(entry["benchmarks"].items(), key=lambda kv: _position(order, kv[0]))
     )
-    image = pd.DataFrame({"image": [base64.b64encode(buffer.getvalue()).decode()]})
-    mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
-    mlflow.set_experiment("bench-rest")
-    with mlflow.start_run():
-        info = mlflow.pyfunc.log_model(name="model", python_model=Base64Images(),
-                                       artifacts={"net": str(tmp / "net.keras")})  # fmt: skip
-    local = mlflow.pyfunc.load_model(info.model_uri)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # uvicorn
-    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(), "PATH": path}
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m", info.model_uri,
-         "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
-        env=env, stdout=open(tmp / "server.log", "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    body = json.dumps({"dataframe_split": {"columns": ["image"], "data": [[image["image"][0]]]}})
-    headers = {"Content-Type": "application/json"}
-    rows = []
-    try:
-        deadline = time.time() + 180
-        while True:
-            try:
-                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if server.poll() is not None or time.time() > deadline:
-                raise RuntimeError(
-                    f"model server did not start: {(tmp / 'server.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.5)
-        for n in sizes:
-            local.predict(image)  # warm-up
-            times = []
-            for _ in range(n):
-                t0 = time.perf_counter()
-                local.predict(image)
-                times.append(time.perf_counter() - t0)
-            base = row("rest", "in-process pyfunc predict, 1 image", n, "requests/s",
-                       statistics.median(times), times[:20], 1)  # fmt: skip
-            base.update(ratio_vs_baseline=1.0, baseline=base["variant"],
-                        p95_ms=round(1000 * float(np.percentile(times, 95)), 2))  # fmt: skip
-            rows.append(base)
-            session = requests.Session()
-            session.post(f"{url}/invocations", data=body, headers=headers, timeout=30)  # warm-up
-            times = []
-            for _ in range(n):
-                t0 = time.perf_counter()
-                reply = session.post(f"{url}/invocations", data=body, headers=headers, timeout=30)
-                times.append(time.perf_counter() - t0)
-                reply.raise_for_status()
-            r = row("rest", "REST, 1 client, 1 image per request", n, "requests/s",
-                    statistics.median(times), times[:20], 1, base)  # fmt: skip
-            r["p95_ms"] = round(1000 * float(np.percentile(times, 95)), 2)
-            rows.append(r)
-
-            def one(_):
-                with requests.post(
-                    f"{url}/invocations", data=body, headers=headers, timeout=30
-                ) as reply:
-                    return reply.status_code
-
-            t0 = time.perf_counter()
-            with concurrent.futures.ThreadPoolExecutor(8) as pool:
-                codes = list(pool.map(one, range(n), timeout=120))
-            seconds = time.perf_counter() - t0
-            r = row(
-                "rest", "REST, 8 concurrent clients", n, "requests/s", seconds, [seconds], n, base
-            )
-            r["errors"] = sum(c != 200 for c in codes)
-            rows.append(r)
-    finally:
-        try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(server.pid, signal.SIGKILL)
-    return rows
+    rest = [e for e in entries if e is not entry]
+    return [entry, *rest], entry  # the latest run's machine first
 
 
-# ----------------------------------------------------------------------------- LSTM
+def _position(order: list[str], name: str) -> int:
+    return order.index(name) if name in order else len(order)
 
 
-def bench_lstm(spark, sizes, repeats, cores, smoke=False):
-    import os
-    import resource
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import keras
-
-    from cookbook.datasets import appliances_energy
-
-    df = appliances_energy.load(appliances_energy.prepare("synthetic"))
-    values = df[list(appliances_energy.FEATURES)].to_numpy(dtype="float32")
-    values = (values - values.min(axis=0)) / np.maximum(np.ptp(values, axis=0), 1e-6)
-    rows = []
-    for n in sizes:
-        baseline = None
-        for rate in (6, 1):
-            steps = 864 // rate
-            data = keras.utils.timeseries_dataset_from_array(
-                values, values[:, 0], sequence_length=steps, sampling_rate=rate, batch_size=64,
-                end_index=n + (steps - 1) * rate,
-            )  # fmt: skip
-            keras.utils.set_random_seed(0)
-            model = keras.Sequential([
-                keras.Input((steps, values.shape[1])), keras.layers.LSTM(128),
-                keras.layers.LeakyReLU(0.5), keras.layers.Dropout(0.1), keras.layers.Dense(1),
-            ])  # fmt: skip
-            model.compile(optimizer="adam", loss="mse")
-            model.fit(data.take(2), epochs=1, verbose=0)  # warm-up: build and trace
-            windows = sum(len(b[0]) for b in data)
-            s, t = measure(
-                lambda model=model, data=data: model.fit(data, epochs=1, verbose=0), repeats
-            )
-            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            every = "every row" if rate == 1 else f"every {rate}th row"
-            variant = f"LSTM(128) training, {steps} steps per window ({every})"
-            r = row("lstm", variant, windows, "windows/s", s, t, windows, baseline,
-                    peak_rss_mb=round(peak_mb))  # fmt: skip
-            if baseline is None:
-                baseline = r
-                r.update(ratio_vs_baseline=1.0, baseline=variant)
-            rows.append(r)
-    return rows
+def _fmt_rate(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.0f} {unit}" if value >= 100 else f"{value:,.3g} {unit}"
 
 
-# ----------------------------------------------------------------------------- output
-
-
-def markdown(results: dict) -> str:
+def markdown(entries: list[dict[str, Any]], plot: str | None) -> str:
+    """``results.md``: each machine and mode in its own section, the latest run's first."""
     lines = [
         "# Benchmark results",
         "",
-        f"{results['machine']}; {results['mode']} run, median of {results['repeats']} repeat(s); "
-        f"written {results['finished']}.",
-        "",
-        "| benchmark | variant | size | median s | throughput | vs baseline | notes |",
-        "|---|---|---:|---:|---:|---:|---|",
+        "Written by `benchmarks/run.py` (`make bench`), which runs the chapter notebooks at "
+        "benchmark sizes and reads what they recorded. Each section is one machine and mode; a "
+        "run replaces only its own section (`--only`: only the benchmarks it ran). A ratio "
+        "compares a row with its baseline: a measurement of the same notebook run, or the same "
+        "stage at the first size.",
     ]
-    for r in results["rows"]:
-        notes = []
-        if "parallel_efficiency" in r:
-            notes.append(f"parallel efficiency {r['parallel_efficiency']:.0%}")
-        if "agreement" in r and r["agreement"] < 1:
-            notes.append(f"agreement with exact {r['agreement']:.1%}")
-        if "p95_ms" in r:
-            notes.append(f"median {1000 * r['seconds']:.1f} ms, p95 {r['p95_ms']:.1f} ms")
-        if "jvm_peak_mb" in r:
-            notes.append(
-                f"peak memory so far: JVM {r['jvm_peak_mb']:,} MB, "
-                f"Python {r['driver_peak_mb']:,} MB"
-            )
-        if "peak_rss_mb" in r:
-            notes.append(f"peak memory so far {r['peak_rss_mb']:,} MB")
-        lines.append(
-            f"| {r['benchmark']} | {r['variant']} | {r['size']:,} | {r['seconds']:.2f} | "
-            f"{r['throughput']:,.0f} {r['unit']} | {r.get('ratio_vs_baseline', 1):.2f}x | "
-            f"{'; '.join(notes)} |"
-        )
+    for i, entry in enumerate(entries):
+        lines += ["", *_section(entry, plot if i == 0 else None)]
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check that it works")
-    parser.add_argument(
-        "--only",
-        default="dtw,prophet,pip,fraud,pathology,rest,lstm",
-        help="comma-separated benchmarks",
-    )
-    parser.add_argument("--repeats", type=int, default=None, help="runs per measurement (median)")
-    parser.add_argument("--out", default=str(HERE), help="folder for results.json and results.md")
-    args = parser.parse_args(argv)
-    mode = "smoke" if args.smoke else "full"
-    repeats = args.repeats or (1 if args.smoke else 3)
+def _section(entry: dict[str, Any], plot: str | None) -> list[str]:
+    if entry.get("legacy"):
+        lines = [
+            f"## Previous benchmark code: {entry['machine']['description']} ({entry['mode']} run)",
+            "",
+            "Measured by the previous benchmark code, which copied chapter kernels (Prophet fit, "
+            "DTW UDFs, point-in-zone join, polyfill, patch cutting, model server, LSTM) instead "
+            "of running the notebooks; not comparable with the sections above. "
+            f"Written {entry.get('updated')}.",
+        ]
+    else:
+        m = entry["machine"]
+        lines = [
+            f"## {entry['fingerprint']} ({entry['mode']} run)",
+            "",
+            f"- machine: {m['cpu']}; {m['cores']} cores; {m['memory_gib']} GiB memory; "
+            f"{m['arch']}, {m['os']}",
+            f"- last updated {entry['updated']}",
+        ]
+        groups: dict[str, list[str]] = {}
+        for name, block in entry["benchmarks"].items():
+            env = block.get("environment", {})
+            shown = ", ".join(f"{k} {v}" for k, v in env.get("versions", {}).items())
+            shown += f"; Spark {env['spark']}" if env.get("spark") else ""
+            groups.setdefault(shown, []).append(f"{name} ({block.get('finished')})")
+        for shown, names in groups.items():
+            lines.append(f"- {shown}: {', '.join(names)}")
+        for name, failure in entry.get("failed", {}).items():
+            lines.append(
+                f"- **{name} failed** at {failure.get('size', '?')} in the run of "
+                f"{failure['finished']} (its rows below: the sizes that ran before, or its "
+                f"last good run): {failure['error']}"
+            )
+        if plot:
+            lines += ["", f"![Throughput against size, per benchmark]({plot})"]
+    lines += [
+        "",
+        "| benchmark | variant | size | seconds | throughput | vs baseline | notes |",
+        "|---|---|---|---:|---:|---:|---|",
+    ]
+    for name, block in entry["benchmarks"].items():
+        for r in block["rows"]:
+            seconds = f"{r['seconds']:.3g}" if r.get("seconds") is not None else ""
+            ratio = f"{r['ratio']:.2f}x" if r.get("ratio") is not None else "n/a"
+            notes = "; ".join(r.get("notes", []))
+            lines.append(
+                f"| {name} | {r['variant']} | {r['size_label']} | {seconds} | "
+                f"{_fmt_rate(r.get('throughput'), r.get('unit', ''))} | {ratio} | {notes} |"
+            )
+    return lines
 
+
+def plot_throughput(entry: dict[str, Any], target: Path) -> Path:
+    """One panel per benchmark: throughput against size, one line per variant (log scales)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cookbook.io import atomic_path
+
+    names = [n for n, b in entry["benchmarks"].items() if b["rows"]]
+    cols = min(4, max(1, len(names)))
+    rows_n = max(1, -(-len(names) // cols))
+    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.4 * rows_n), squeeze=False)
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        rows = entry["benchmarks"][name]["rows"]
+        for variant in dict.fromkeys(r["variant"] for r in rows):
+            points = sorted(
+                (r["size"], r["throughput"])
+                for r in rows
+                if r["variant"] == variant and r["throughput"] and r["size"]
+            )
+            if points:
+                xs, ys = zip(*points, strict=True)
+                ax.plot(xs, ys, "o-", label=variant[:40])
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        unit = rows[0].get("unit", "")
+        spec = BENCHMARKS.get(name)
+        ax.set(title=name, xlabel=spec.size_unit if spec else "size", ylabel=unit)
+        ax.legend(fontsize=6)
+    for ax in axes.ravel()[len(names) :]:
+        ax.set_axis_off()
+    fig.suptitle(f"{entry['fingerprint']} ({entry['mode']} run)", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
+    plt.close(fig)
+    return target
+
+
+def write_results(out: Path, entries: list[dict[str, Any]], entry: dict[str, Any]) -> None:
     from cookbook.io import atomic_open, write_json
-    from cookbook.spark import get_spark
 
-    spark = get_spark("cookbook-bench", **{"spark.sql.shuffle.partitions": "8"})
-    cores = spark.sparkContext.defaultParallelism
-    benches = {
-        "dtw": bench_dtw,
-        "prophet": bench_prophet,
-        "pip": bench_pip,
-        "fraud": bench_fraud,
-        "pathology": bench_pathology,
-        "rest": bench_rest,
-        "lstm": bench_lstm,
-    }
-    rows = []
-    for name in args.only.split(","):
-        if name not in benches:
-            parser.error(f"unknown benchmark {name!r}; known: {', '.join(benches)}")
-        t0 = time.perf_counter()
-        rows += benches[name](spark, SIZES[name][mode], repeats, cores, smoke=args.smoke)
-        print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
-    out = Path(args.out)
-    ran = {r["benchmark"] for r in rows}
-    previous = out / "results.json"
-    if previous.is_file():  # keep the other benchmarks' rows from the last run of this mode
-        old = json.loads(previous.read_text())
-        if old.get("mode") == mode:
-            rows = [r for r in old["rows"] if r["benchmark"] not in ran] + rows
-    order = list(benches)
-    rows.sort(key=lambda r: order.index(r["benchmark"]))  # stable: sizes keep their order
-    results = {
-        "mode": mode,
-        "repeats": repeats,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, Spark {spark.version} local[{cores}]",
-        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "rows": rows,
-    }
-    write_json(out / "results.json", results)
+    plot = plot_throughput(entry, out / "throughput.png")
+    write_json(out / "results.json", {"format": FORMAT, "entries": entries})
     with atomic_open(out / "results.md", "w", encoding="utf-8") as fh:
-        fh.write(markdown(results))
-    print(markdown(results))
-    return 0
+        fh.write(markdown(entries, plot.name))
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def isolate_mlflow(work: Path) -> None:
+    """Track the benchmark's notebook runs in a store of their own (the kernels inherit it)."""
+    store = f"sqlite:///{(work / 'mlruns' / 'mlflow.db').resolve()}"
+    (work / "mlruns").mkdir(parents=True, exist_ok=True)
+    os.environ["COOKBOOK__MLFLOW__TRACKING_URI"] = store
+    os.environ["MLFLOW_TRACKING_URI"] = store
+    os.environ["COOKBOOK__MLFLOW__ARTIFACT_ROOT"] = str((work / "mlruns" / "artifacts").resolve())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="each notebook at its smoke size")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated benchmarks")
+    parser.add_argument("--out", default=str(HERE), help="folder for results.json, .md and .png")
+    parser.add_argument("--work", default=None, help="notebook runs (default <output.dir>/bench)")
+    parser.add_argument(
+        "--configured-mlflow",
+        action="store_true",
+        help="track the notebook runs in the configured MLflow store, not a private one",
+    )
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    mode = "smoke" if args.smoke else "full"
+
+    from cookbook.config import load_config
+
+    work = Path(args.work or Path(load_config()["output"]["dir"]) / "bench").resolve()
+    if not args.configured_mlflow:
+        isolate_mlflow(work)
+    out = Path(args.out)
+    entries = load_entries(out / "results.json")  # before the runs: a bad file stops us now
+    env = environment()
+    blocks, failed = {}, {}
+    for name in names:
+        bench = BENCHMARKS[name]
+        t0 = time.perf_counter()
+        runs = []
+        for size in bench.sizes[mode]:
+            try:
+                runs.append(run_notebook(name, bench, size, work))
+            except Exception as exc:  # keep going: report every benchmark
+                error = f"{type(exc).__name__}: {str(exc)[-1500:]}"
+                print(f"    {name} failed at {size.label}: {error}", flush=True)
+                failed[name] = {"finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                                "size": size.label, "error": error[-300:]}  # fmt: skip
+                break
+        if not runs:
+            continue
+        rows = add_ratios([r for run in runs for r in bench.read(run)])
+        blocks[name] = {
+            "chapter": bench.chapter,
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "environment": env,
+            "runs": [
+                {
+                    "size": run.size.label,
+                    "parameters": run.size.params,
+                    "seconds": run.seconds,
+                    "metrics": run.metrics,
+                    "timings": run.timings,
+                }
+                for run in runs
+            ],
+            "rows": rows,
+        }
+        print(f"{name}: {time.perf_counter() - t0:.0f} s", flush=True)
+    entries, entry = merge(
+        entries, machine(), mode, blocks, failed, time.strftime("%Y-%m-%d %H:%M:%S")
+    )
+    write_results(out, entries, entry)
+    print("\n".join(_section(entry, None)))
+    print(f"\n{out / 'results.md'}, {out / 'results.json'}, {out / 'throughput.png'}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,13 @@
-"""`make bench` works: its smoke mode runs every benchmark on tiny sizes and writes both files.
-(Benchmarks measure speed; tests never assert on timings.)"""
+"""`make bench`: the benchmarks run the chapter notebooks and read what they recorded.
 
+The slow test runs one benchmark, ``pip`` (chapter 8's notebook at its smoke size), end to end,
+to keep CI lean: the other benchmarks run other notebooks through the same code, and the
+notebook tests (tests/test_notebook_ch*.py) cover those notebooks and the metrics they record.
+The unit tests check how results are merged: machines and modes kept apart, ``--only``
+replacing just its benchmarks. (Benchmarks measure speed; tests never assert on timings.)
+"""
+
+import importlib.util
 import json
 import subprocess
 import sys
@@ -8,37 +15,176 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.spark]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_bench_smoke_writes_results_with_baselines(tmp_path):
+def _bench():
+    """benchmarks/run.py as a module (benchmarks/ is not a package)."""
+    if "bench_run" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["bench_run"] = module  # dataclasses look their module up while defined
+        spec.loader.exec_module(module)
+    return sys.modules["bench_run"]
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_bench_smoke_runs_the_chapter_8_notebook_and_reads_its_metrics(tmp_path):
+    out = tmp_path / "results"
     subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--out", str(tmp_path)],
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke", "--only", "pip",
+         "--out", str(out), "--work", str(tmp_path / "work")],
         check=True,
         cwd=ROOT,
         timeout=900,
+    )  # fmt: skip
+    results = json.loads((out / "results.json").read_text())
+    assert results["format"] == 2 and len(results["entries"]) == 1
+    entry = results["entries"][0]
+    assert entry["mode"] == "smoke" and list(entry["benchmarks"]) == ["pip"]
+    machine = entry["machine"]
+    assert machine["cpu"] and machine["cores"] > 0 and machine["memory_gib"] > 0
+    assert entry["fingerprint"] == f"{machine['cpu']}, {machine['cores']} cores, " + (
+        f"{machine['memory_gib']:.0f} GiB"
     )
-    results = json.loads((tmp_path / "results.json").read_text())
-    assert results["mode"] == "smoke"
-    rows = results["rows"]
-    names = ("dtw", "prophet", "pip", "fraud", "pathology", "rest", "lstm")
-    assert {r["benchmark"] for r in rows} == set(names)
-    for bench in names:
-        baselines = [r for r in rows if r["benchmark"] == bench and r["ratio_vs_baseline"] == 1.0]
-        assert baselines, f"{bench} has no baseline row"
+    block = entry["benchmarks"]["pip"]
+    assert block["chapter"] == "08-geospatial"
+    versions = block["environment"]["versions"]
+    assert {"python", "pyspark", "mlflow", "tensorflow", "keras", "geopandas", "h3"} <= set(
+        versions
+    )
+    assert block["runs"][0]["parameters"] == {"SMOKE": True}
+    assert block["runs"][0]["metrics"]["n_trips"] == 30_000  # what the notebook recorded
+
+    rows = block["rows"]
+    baseline = rows[0]
+    assert baseline["variant"] == "plain GeoPandas sjoin, 1 core" and baseline["ratio"] == 1.0
+    variants = [r["variant"] for r in rows]
+    assert "GeoPandas sjoin in Spark (exact)" in variants
+    assert {f"H3 r{res} cell-centre join in Spark" for res in (7, 8, 9)} <= set(variants)
+    assert any(v.startswith("per-row shapely UDF in Spark (sample of") for v in variants)
     for r in rows:
-        assert r["seconds"] > 0 and r["throughput"] > 0 and r["size"] > 0
-        assert r["baseline"] and r["unit"]
-    h3 = next(r for r in rows if r["variant"].startswith("H3"))
-    assert 0.3 < h3["agreement"] < 1.0  # approximate, and measured against the exact join
-    prophet = next(r for r in rows if "applyInPandas" in r["variant"])
-    assert prophet["parallel_efficiency"] > 0
-    rest = [r for r in rows if r["benchmark"] == "rest"]
-    assert [r.get("errors", 0) for r in rest] == [0, 0, 0] and rest[1]["p95_ms"] > 0
-    fraud = [r for r in rows if r["benchmark"] == "fraud"]
-    assert len(fraud) == 8 and all(r["jvm_peak_mb"] > 0 for r in fraud)
-    lstm = [r for r in rows if r["benchmark"] == "lstm"]
-    assert lstm[1]["peak_rss_mb"] > 0 and "864 steps" in lstm[1]["variant"]
-    table = (tmp_path / "results.md").read_text()
+        assert r["throughput"] > 0 and r["ratio"] > 0 and r["size"] == 30_000, r
+        assert r["baseline"] == "plain GeoPandas sjoin, 1 core (smoke settings)"
+        assert r["unit"] == "points/s" and r["seconds"] > 0
+    h3 = {r["variant"]: r["agreement"] for r in rows if "agreement" in r}
+    cell_centre = [h3[f"H3 r{res} cell-centre join in Spark"] for res in (7, 8, 9)]
+    assert 0 < cell_centre[0] < cell_centre[1] < cell_centre[2] < 1  # approximate, finer: better
+    assert h3["H3 + exact test in border cells, in Spark"] == 1.0  # exact
+
+    png = (out / "throughput.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    table = (out / "results.md").read_text()
     assert table.count("\n| ") == len(rows) + 1  # header + one line per row
+    assert "(throughput.png)" in table and entry["fingerprint"] in table
+
+
+def _block(variant, throughput, finished="2026-01-01 00:00:00"):
+    return {
+        "chapter": "test",
+        "finished": finished,
+        "environment": {"versions": {"python": "3.11"}, "spark": "local[*]"},
+        "runs": [],
+        "rows": [
+            {"variant": variant, "size": 10, "size_label": "10 things", "items": 10,
+             "seconds": 10 / throughput, "throughput": throughput, "unit": "things/s",
+             "baseline": None, "ratio": 1.0, "notes": []},
+        ],
+    }  # fmt: skip
+
+
+HOST_A = {"cpu": "CPU A", "cores": 2, "memory_gib": 23.5, "arch": "x86_64", "os": "Linux"}
+HOST_B = {"cpu": "CPU B", "cores": 16, "memory_gib": 125.7, "arch": "x86_64", "os": "Linux"}
+
+
+@pytest.mark.unit
+def test_results_keep_machines_and_modes_apart_and_only_replaces_its_benchmarks():
+    bench = _bench()
+    entries, _ = bench.merge(
+        [], HOST_A, "full", {"pip": _block("a", 1.0), "dtw": _block("d", 2.0)}, {}, "t1"
+    )
+    entries, _ = bench.merge(entries, HOST_B, "full", {"pip": _block("b", 3.0)}, {}, "t2")
+    entries, _ = bench.merge(entries, HOST_A, "smoke", {"pip": _block("s", 4.0)}, {}, "t3")
+    assert len(entries) == 3  # two machines, and machine A in two modes
+    # `--only pip` on machine A, full mode: only A's full pip rows change
+    entries, entry = bench.merge(entries, HOST_A, "full", {"pip": _block("a2", 5.0)}, {}, "t4")
+    assert len(entries) == 3 and entries[0] is entry  # the latest run's machine first
+    assert entry["fingerprint"] == "CPU A, 2 cores, 24 GiB" and entry["updated"] == "t4"
+    assert entry["benchmarks"]["pip"]["rows"][0]["variant"] == "a2"
+    assert entry["benchmarks"]["dtw"]["rows"][0]["variant"] == "d"  # kept
+    assert list(entry["benchmarks"]) == ["pip", "dtw"]  # the benchmarks' order
+    other = {(e["fingerprint"], e["mode"]): e for e in entries}
+    assert (
+        other[("CPU B, 16 cores, 126 GiB", "full")]["benchmarks"]["pip"]["rows"][0]["variant"]
+        == "b"
+    )
+    assert other[("CPU A, 2 cores, 24 GiB", "smoke")]["updated"] == "t3"
+
+    # a failed benchmark keeps its last good rows and says it failed
+    failure = {"dtw": {"finished": "t5", "error": "RuntimeError: boom"}}
+    entries, entry = bench.merge(entries, HOST_A, "full", {}, failure, "t5")
+    assert entry["benchmarks"]["dtw"]["rows"][0]["variant"] == "d"
+    assert entry["failed"] == failure
+    text = bench.markdown(entries, "throughput.png")
+    assert text.count("\n## ") == 3 and "**dtw failed**" in text
+    assert text.count("\n| ") == 3 + 4  # a header per section + one line per row
+    assert text.count("throughput.png") == 1  # the plot belongs to the latest run's machine
+    # ... and a later good run clears the failure
+    entries, entry = bench.merge(entries, HOST_A, "full", {"dtw": _block("d2", 6.0)}, {}, "t6")
+    assert entry["failed"] == {} and entry["benchmarks"]["dtw"]["rows"][0]["variant"] == "d2"
+
+
+@pytest.mark.unit
+def test_results_of_the_previous_benchmark_code_stay_in_a_section_of_their_own(tmp_path):
+    bench = _bench()
+    old = {
+        "finished": "2026-11-27 10:03:16",
+        "machine": "x86_64, 2 CPUs, Python 3.11.7, Spark 4.3.0 local[2]",
+        "mode": "full",
+        "repeats": 3,
+        "rows": [
+            {"benchmark": "pip", "variant": "plain GeoPandas sjoin, 1 core", "size": 1000,
+             "seconds": 0.5, "seconds_all": [0.5], "throughput": 2000.0, "unit": "points/s",
+             "baseline": "plain GeoPandas sjoin, 1 core", "ratio_vs_baseline": 1.0},
+            {"benchmark": "pip", "variant": "H3 r8 cell join", "size": 1000, "seconds": 0.25,
+             "seconds_all": [0.25], "throughput": 4000.0, "unit": "points/s",
+             "baseline": "plain GeoPandas sjoin, 1 core", "ratio_vs_baseline": 2.0,
+             "agreement": 0.62},
+        ],
+    }  # fmt: skip
+    (tmp_path / "results.json").write_text(json.dumps(old))
+    entries = bench.load_entries(tmp_path / "results.json")
+    assert len(entries) == 1 and entries[0]["legacy"]
+    entries, entry = bench.merge(entries, HOST_A, "full", {"pip": _block("new", 1.0)}, {}, "t")
+    assert len(entries) == 2 and entries[1]["legacy"] and entries[0] is entry
+    bench.write_results(tmp_path, entries, entry)
+    again = bench.load_entries(tmp_path / "results.json")
+    assert again == json.loads(json.dumps(entries))
+    text = (tmp_path / "results.md").read_text()
+    assert "## Previous benchmark code: x86_64, 2 CPUs" in text and "agreement 0.62" in text
+    assert text.count("\n| ") == 2 + 1 + 2
+    assert (tmp_path / "throughput.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.unit
+def test_ratios_against_the_same_run_or_the_first_size():
+    bench = _bench()
+    small = bench.Recorded(bench.Size("small", {}), {}, {}, 1.0)
+    large = bench.Recorded(bench.Size("large", {}), {}, {}, 1.0)
+    rows = bench.add_ratios(
+        [
+            bench.row(small, "base", 1, "x/s", 10.0, baseline="base"),
+            bench.row(small, "fast", 1, "x/s", 30.0, baseline="base"),
+            bench.row(large, "base", 10, "x/s", 20.0, baseline="base"),
+            bench.row(large, "fast", 10, "x/s", 90.0, baseline="base"),
+            bench.row(small, "stage", 1, "x/s", 5.0),
+            bench.row(large, "stage", 10, "x/s", 15.0),
+            bench.row(large, "gone", 10, "x/s", None, missing="gone_metric", baseline="base"),
+        ]
+    )
+    ratios = [r["ratio"] for r in rows]
+    assert ratios == [1.0, 3.0, 1.0, 4.5, 1.0, 3.0, None]
+    assert rows[3]["baseline"] == "base (large)" and rows[5]["baseline"] == "stage (small)"
+    assert "3.00x its own rate at small" in rows[3]["notes"]  # how the variant grew with size
+    assert rows[6]["notes"] == ["not recorded by the notebook: gone_metric"]

@@ -172,8 +172,17 @@ def _server_run(cluster, run_id):
     ("key", "checks"),
     [
         ("02-dtw-sales-trends", {"n_products": 811, "planted_followers": 40}),
-        ("05-fraud-detection", {"n_rows": 40_000, "n_rejected_rows": 0}),
-        ("08-geospatial", {"n_trips": 30_000, "spark_vs_geopandas_mismatches": 0}),
+        # in `make test` only chapter 2 (about 2 minutes); the others with TEST_MARKERS=modes
+        pytest.param(
+            "05-fraud-detection",
+            {"n_rows": 40_000, "n_rejected_rows": 0},
+            marks=pytest.mark.modes,
+        ),
+        pytest.param(
+            "08-geospatial",
+            {"n_trips": 30_000, "spark_vs_geopandas_mismatches": 0},
+            marks=pytest.mark.modes,
+        ),
     ],
 )
 def test_spark_notebooks_run_on_the_cluster_and_log_to_the_server(cluster, sandbox, key, checks):
@@ -193,7 +202,7 @@ def test_spark_notebooks_run_on_the_cluster_and_log_to_the_server(cluster, sandb
     if key == "02-dtw-sales-trends":
         assert r["planted_recall_at_k"] >= 0.95
     if key == "05-fraud-detection":
-        assert r["test_pr_auc"] >= 0.9 and r["balanced_test_pr_auc"] >= 0.8
+        assert r["test_pr_auc"] >= 0.9 and r["test_roc_auc"] >= 0.98
     if key == "08-geospatial":
         assert r["exact_true_zone_share"] >= 0.999 and r["h3_refined_agreement"] >= 0.999
 
@@ -222,6 +231,7 @@ def _python_task_running_on(worker: subprocess.Popen) -> bool:
     return False
 
 
+@pytest.mark.modes  # about 4 minutes: `make test TEST_MARKERS=modes`
 def test_a_job_survives_losing_a_worker(cluster, sandbox):
     """Prophet fan-out (chapter 3): kill worker 2 while it runs a Python task; Spark reruns the
     lost tasks on worker 1 and the notebook records the same results as an undisturbed run."""

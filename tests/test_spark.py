@@ -75,8 +75,21 @@ def test_run_with_progress_reports_and_propagates(session):
     lines = []
 
     def slow_sum():
-        rdd = session.sparkContext.parallelize(range(8), 4)
-        return rdd.map(lambda x: (time.sleep(0.5), x)[1]).sum()
+        import pandas as pd
+        from pyspark.sql.functions import pandas_udf
+
+        @pandas_udf("long")
+        def slow(x: pd.Series) -> pd.Series:
+            time.sleep(0.5)
+            return x
+
+        return (
+            session.range(0, 8, numPartitions=4)
+            .select(slow("id").alias("x"))
+            .groupBy()
+            .sum("x")
+            .first()[0]
+        )
 
     assert cspark.run_with_progress(session, slow_sum, "demo", every=0.2, echo=lines.append) == 28
     assert lines[-1].startswith("demo: finished in")
@@ -87,3 +100,9 @@ def test_run_with_progress_reports_and_propagates(session):
 
     with pytest.raises(ValueError, match="no such table"):
         cspark.run_with_progress(session, broken, "broken", echo=lines.append)
+
+
+def test_parallelism_and_description_without_a_spark_context(session):
+    assert cspark.parallelism(session) == os.cpu_count()  # local[*]
+    assert cspark.describe(session).startswith(f"Spark {session.version}, master local[*]")
+    assert not cspark.is_connect(session)

@@ -24,10 +24,21 @@ def test_generator_writes_four_16bit_mono_wavs(clips):
     assert durations[1] > 1.3 * durations[0]  # clip 2 is spoken more slowly
 
 
+def test_clip_4_is_a_second_take_not_a_copy(clips):
+    one, four = (wavfile.read(p)[1].astype(float) for p in (clips[0], clips[3]))
+    assert len(one) != len(four)  # its own timing
+    lead = int(0.04 * speech_clips.SAMPLE_RATE)  # the silence before the first word: pure noise
+    noise_corr = np.corrcoef(one[:lead], four[:lead])[0, 1]
+    assert abs(noise_corr) < 0.2  # its own room noise, not clip 1's
+    n = min(len(one), len(four))
+    assert np.abs(one[:n] - four[:n]).mean() > 0.05 * np.abs(one).mean()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [7, 11, 23])
-def test_planted_ordering_holds_for_several_seeds(tmp_path, seed):
-    """d(1,4) < d(1,3) < d(1,2) on the raw waveforms, with clear margins, whatever the seed."""
+def test_book_ordering_is_what_these_voices_give_for_several_seeds(tmp_path, seed):
+    """Measured, not planted: with a second take (clip 4) that has its own noise and timing,
+    d(1,4) < d(1,3) < d(1,2) on the raw waveforms, with margins, for several seeds."""
     waves = [speech_clips.load_wav(p)[1] for p in speech_clips.generate(tmp_path, seed=seed)]
     d12, d13, d14 = (fastdtw(waves[0], waves[k], radius=20)[0] for k in (1, 2, 3))
     assert d14 < 0.8 * d13
@@ -63,14 +74,17 @@ def test_audio_dir_needs_four_wavs(tmp_path, clips):
     with pytest.raises(DatasetFormatError, match="needs 4 WAV files .* found 3"):
         speech_clips.prepare(audio_dir=tmp_path)
     (tmp_path / clips[3].name).write_bytes(clips[3].read_bytes())
-    assert [p.name for p in speech_clips.prepare(audio_dir=tmp_path)] == [p.name for p in clips]
+    own = speech_clips.prepare(audio_dir=tmp_path)
+    assert [p.name for p in own.clips] == [p.name for p in clips] and own.source == "real"
     with pytest.raises(DatasetFormatError, match="no .wav files"):
         speech_clips.list_wavs(tmp_path / "..")  # the pytest tmp root has folders only
 
 
 @pytest.mark.realdata
 def test_real_clips_come_from_the_mirror(mirror):
-    paths = speech_clips.prepare("real")
+    files = speech_clips.prepare("real")
+    assert files.source == "real"
+    paths = files.clips
     assert [p.name for p in paths] == list(speech_clips.REAL_CLIPS)
     for path in paths:
         assert path.is_relative_to(mirror)

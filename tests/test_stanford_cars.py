@@ -1,3 +1,6 @@
+import itertools
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,7 +27,8 @@ def test_devkit_files_have_the_real_matlab_layout(cars):
     test = scipy.io.loadmat(cars / "devkit" / stanford_cars.TEST_ANNOS)["annotations"]
     assert "class" not in test.dtype.names  # as the original: test labels come separately
     names = stanford_cars.load_class_names(cars / "devkit" / stanford_cars.META)
-    assert names[0] == "Synthmotors Sedan 2009" and len(set(names)) == 6
+    assert names == stanford_cars.class_names_for(6) and len(set(names)) == 6
+    assert names[0] == "Synthmotors Arcadia Sedan 2012"
 
 
 def test_annotations_point_at_images_and_boxes_inside_them(cars):
@@ -41,19 +45,97 @@ def test_annotations_point_at_images_and_boxes_inside_them(cars):
 
 
 def test_colour_alone_does_not_give_the_class(cars):
-    """Mean colour of the car crop predicts the class barely better than chance."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_score
+    """Mean and spread of the crop's colour predict the class barely better than chance."""
+    feats, labels = [], []
+    for split, annos in (
+        ("train", cars / "devkit" / stanford_cars.TRAIN_ANNOS),
+        ("test", cars / stanford_cars.TEST_ANNOS_LABELLED),
+    ):
+        for row in stanford_cars.load_annotations(annos).to_dict("records"):
+            with Image.open(cars / f"cars_{split}" / row["fname"]) as img:
+                box = (row["bbox_x1"] - 1, row["bbox_y1"] - 1, row["bbox_x2"], row["bbox_y2"])
+                crop = np.asarray(img.convert("RGB").crop(box), dtype=float)
+            feats.append(np.concatenate([crop.mean(axis=(0, 1)), crop.std(axis=(0, 1))]))
+            labels.append(row["class"])
+    x, y = np.array(feats), np.array(labels)
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    folds = np.arange(len(y)) % 5
+    hits = []
+    for k in range(5):  # nearest class centroid, five-fold
+        fit, held = folds != k, folds == k
+        centroids = np.stack([x[fit & (y == c)].mean(axis=0) for c in range(1, 7)])
+        guess = ((x[held, None] - centroids[None]) ** 2).sum(axis=-1).argmin(axis=1) + 1
+        hits.append(guess == y[held])
+    assert np.concatenate(hits).mean() < 0.35  # six classes: chance is 0.17
 
-    df = stanford_cars.load_annotations(cars / "devkit" / stanford_cars.TRAIN_ANNOS)
-    feats = []
-    for row in df.to_dict("records"):
-        with Image.open(cars / "cars_train" / row["fname"]) as img:
-            box = (row["bbox_x1"] - 1, row["bbox_y1"] - 1, row["bbox_x2"], row["bbox_y2"])
-            crop = np.asarray(img.convert("RGB").crop(box), dtype=float)
-        feats.append(np.concatenate([crop.mean(axis=(0, 1)), crop.std(axis=(0, 1))]))
-    acc = cross_val_score(LogisticRegression(max_iter=2000), np.array(feats), df["class"], cv=4)
-    assert acc.mean() < 0.45  # six classes: chance is 0.17; the silhouette is what tells them apart
+
+def test_class_names_are_models_grouped_by_body_style():
+    styles = "|".join(stanford_cars.BODY_STYLES)
+    makes = "|".join(stanford_cars.MAKES)
+    pattern = re.compile(rf"^({makes}) [\w-]+( [\w-]+)* ({styles}) (19|20)\d\d$")
+    top = sum(len(models) for models in stanford_cars.MODELS.values())
+    assert top >= 12
+    for n in range(2, top + 1):
+        names = stanford_cars.class_names_for(n)
+        assert len(names) == len(set(names)) == n
+        assert all(pattern.match(name) for name in names), names
+        styles_in_order = [stanford_cars.car_model(name)["style"] for name in names]
+        blocks = [s for i, s in enumerate(styles_in_order) if i == 0 or s != styles_in_order[i - 1]]
+        assert len(blocks) == len(set(blocks)), f"{n}: styles not grouped: {styles_in_order}"
+        counts = [styles_in_order.count(s) for s in blocks]
+        assert min(counts) >= 2 and max(counts) - min(counts) <= 1, (n, counts)
+    for n, layout in ((2, [2]), (4, [2, 2]), (8, [2, 2, 2, 2]), (12, [3, 3, 3, 3])):
+        assert stanford_cars.models_per_style(n) == layout
+    for bad in (1, top + 1):
+        with pytest.raises(ValueError, match="n_classes must be between 2 and"):
+            stanford_cars.class_names_for(bad)
+
+
+def test_models_of_a_style_share_the_silhouette_but_not_the_details():
+    """Rendered from one seed (same paint, place, light), two models of one body style overlap
+    far more than two body styles do, yet their pixels differ: the planted details."""
+    names = stanford_cars.class_names_for(12)
+    cars = [stanford_cars.car_model(name) for name in names]
+    for a, b in itertools.combinations(cars, 2):
+        if a["style"] == b["style"]:
+            differ = [k for k in stanford_cars._DETAILS if k != "option" and a[k] != b[k]]
+            assert len(differ) >= 4, (a["name"], b["name"], differ)
+    same, other = [], []
+    for seed in range(3):
+        scene = stanford_cars._scene(np.random.default_rng(seed), (240, 170))
+        renders = [stanford_cars._render(car, scene) for car in cars]
+        for (a, (img_a, _, mask_a)), (b, (img_b, _, mask_b)) in itertools.combinations(
+            zip(cars, renders, strict=True), 2
+        ):
+            overlap = (mask_a & mask_b).sum() / (mask_a | mask_b).sum()
+            if a["style"] == b["style"]:
+                same.append(overlap)
+                diff = np.abs(np.asarray(img_a, float) - np.asarray(img_b, float)).sum(axis=-1)
+                # a clear change (summed over RGB) on at least 3% of the cars' pixels
+                assert (diff[mask_a | mask_b] > 60).mean() > 0.03, (a["name"], b["name"])
+            else:
+                other.append(overlap)
+    assert min(same) > 0.75 and np.mean(same) > np.mean(other) + 0.15
+
+
+def test_the_bounding_box_holds_the_car():
+    car = stanford_cars.car_model(stanford_cars.class_names_for(12)[-1])
+    rng = np.random.default_rng(11)
+    for _ in range(25):
+        size = (int(rng.integers(160, 320)), int(rng.integers(100, 200)))
+        scene = stanford_cars._scene(rng, size)
+        img, (x1, y1, x2, y2), mask = stanford_cars._render(car, scene)
+        assert img.size == size and mask.shape == (size[1], size[0])
+        ys, xs = np.nonzero(mask)
+        assert 1 <= x1 <= xs.min() + 1 and xs.max() + 1 <= x2 <= size[0]  # 1-based, inclusive
+        assert 1 <= y1 <= ys.min() + 1 and ys.max() + 1 <= y2 <= size[1]
+        margin = 0.1 * size[0]  # a loose box: at most a tenth of the car's length
+        assert x1 >= xs.min() + 1 - margin and x2 <= xs.max() + 1 + margin
+        assert y1 >= ys.min() + 1 - margin and y2 <= ys.max() + 1 + margin
+    rng = np.random.default_rng(3)
+    first = stanford_cars.render_car(car, rng, (200, 140))
+    again = stanford_cars.render_car(car, np.random.default_rng(3), (200, 140))
+    assert first[1] == again[1] and np.array_equal(np.asarray(first[0]), np.asarray(again[0]))
 
 
 def test_bad_devkit_files_give_clear_errors(tmp_path):

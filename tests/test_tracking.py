@@ -84,3 +84,16 @@ def test_nested_runs_land_in_the_chapter_experiment():
     child_run = client.get_run(child.info.run_id)
     assert child_run.info.experiment_id == parent.info.experiment_id
     assert child_run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+
+
+def test_pinned_requirements_come_from_the_installed_versions():
+    from importlib import metadata
+
+    from cookbook.tracking import pinned
+
+    assert pinned("mlflow", "numpy") == [
+        f"mlflow=={metadata.version('mlflow')}",
+        f"numpy=={metadata.version('numpy')}",
+    ]
+    with pytest.raises(ValueError, match="'no-such-dist' is not installed"):
+        pinned("no-such-dist")

@@ -95,10 +95,14 @@ def test_duplicate_codes_and_missing_file(synthetic, tmp_path):
 
 
 def test_prepare_caches_synthetic_and_validates_source(sandbox):
-    path = weekly_sales.prepare("synthetic", seed=5)
-    assert path.is_relative_to(sandbox / "data" / "synthetic")
+    files = weekly_sales.prepare("synthetic", seed=5)
+    assert isinstance(files, weekly_sales.WeeklySalesFiles) and files.source == "synthetic"
+    path = files.csv
+    assert path.is_relative_to(sandbox / "data" / "synthetic" / "weekly_sales")
+    assert files.truth == path.with_name(weekly_sales.TRUTH_FILE) and files.truth.is_file()
+    assert weekly_sales.read_truth(path)["seed"] == 5
     stamp = path.stat().st_mtime_ns
-    assert weekly_sales.prepare("synthetic", seed=5) == path
+    assert weekly_sales.prepare("synthetic", seed=5) == files
     assert path.stat().st_mtime_ns == stamp  # not regenerated
     with pytest.raises(ValueError, match="DATA_SOURCE must be"):
         weekly_sales.prepare("csv")
@@ -113,3 +117,4 @@ def test_real_loader_reads_the_original(mirror):
     assert df["Product_Code"].tolist() == weekly_sales.product_codes()
     assert int(df[weekly_sales.WEEK_COLUMNS].to_numpy().sum()) == 375_287  # per SOURCES.md
     assert weekly_sales.read_truth(path) is None
+    assert weekly_sales.prepare("real") == weekly_sales.WeeklySalesFiles(path, None, "real")

@@ -25,11 +25,14 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in ``target``'s folder; on success rename it to ``target``.
 
     Use it for writers that want a path (``df.to_csv(tmp)``, ``wavfile.write(tmp, ...)``).
+    The temporary name ends like the target (``.part.png``, ``.part.keras``), so writers that
+    pick a format from the suffix, or insist on one, behave as with the target itself.
     On any exception the temporary file is removed and ``target`` is left untouched.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    suffix = ".part" + "".join(target.suffixes)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it owner-only; give it a normal file's mode

@@ -8,119 +8,19 @@ its files to ``<output>/<chapter>/``, and records ``metrics.json`` there.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cookbook.chapters import CHAPTERS, Chapter, chapter
 from cookbook.config import load_config
 from cookbook.tracking import read_results
 
+__all__ = ["CHAPTERS", "Chapter", "chapter", "execute", "main", "summary"]
+
 KERNEL_NAME = "cookbook"
-
-
-@dataclass(frozen=True)
-class Chapter:
-    key: str  # also the MLflow experiment suffix and the output sub-folder
-    notebook: str
-    title: str
-    headline: tuple[str, ...]  # metrics shown in the summary
-
-
-CHAPTERS: tuple[Chapter, ...] = (
-    Chapter(
-        "01-dtw-background",
-        "01_dtw_background.ipynb",
-        "DTW background: audio clips",
-        ("dist_1_2", "dist_1_3", "dist_1_4", "mfcc_dist_1_4"),
-    ),
-    Chapter(
-        "02-dtw-sales-trends",
-        "02_dtw_sales_trends.ipynb",
-        "DTW sales trends with Spark and MLflow",
-        ("n_products", "median_distance", "closest_product", "farthest_product"),
-    ),
-    Chapter(
-        "03-prophet-forecasting",
-        "03_prophet_forecasting.ipynb",
-        "Prophet fine-grained forecasting on Spark",
-        (
-            "n_series",
-            "holdout_smape_median",
-            "baseline_smape_median",
-            "prophet_win_rate",
-            "models_per_minute",
-        ),
-    ),
-    Chapter(
-        "04-lstm-forecasting",
-        "04_lstm_forecasting.ipynb",
-        "LSTM multivariate forecasting",
-        ("test_mae", "persistence_mae", "seasonal_naive_mae", "train_median_mae", "epochs_run"),
-    ),
-    Chapter(
-        "05-fraud-detection",
-        "05_fraud_detection.ipynb",
-        "Fraud detection: rules to a decision tree",
-        (
-            "n_rows",
-            "rule_flag_rate",
-            "test_pr_auc",
-            "balanced_test_pr_auc",
-            "rule_recall_on_isfraud",
-            "model_recall_on_isfraud",
-        ),
-    ),
-    Chapter(
-        "06-digital-pathology",
-        "06_digital_pathology.ipynb",
-        "Digital pathology: OpenSlide patches, CNN features, heat map",
-        (
-            "weights",
-            "heldout_roc_auc",
-            "control_auc",
-            "heatmap_mean_inside",
-            "heatmap_mean_outside",
-            "patches_per_second_per_core",
-        ),
-    ),
-    Chapter(
-        "07-car-classification",
-        "07_car_classification.ipynb",
-        "Car classification: Keras ResNet served over REST",
-        (
-            "n_classes",
-            "test_accuracy",
-            "train_images_per_second",
-            "rest_latency_ms_median",
-        ),
-    ),
-    Chapter(
-        "08-geospatial",
-        "08_geospatial.ipynb",
-        "Geospatial: GeoPandas in Spark, H3 joins, formats",
-        (
-            "valid_points",
-            "exact_true_zone_share",
-            "h3_agreement_r7",
-            "h3_agreement_r9",
-            "h3_refined_agreement",
-            "points_per_second_exact_spark",
-        ),
-    ),
-)
-
-
-def chapter(key_or_notebook: str) -> Chapter:
-    """Find a chapter by key (``02-dtw-sales-trends``), number (``2``) or notebook name."""
-    for ch in CHAPTERS:
-        if key_or_notebook in (ch.key, ch.notebook, ch.notebook.removesuffix(".ipynb")):
-            return ch
-        if key_or_notebook.isdigit() and ch.key.startswith(f"{int(key_or_notebook):02d}-"):
-            return ch
-    known = ", ".join(ch.key for ch in CHAPTERS)
-    raise KeyError(f"unknown chapter {key_or_notebook!r}; known: {known}")
 
 
 def notebooks_dir(config: dict | None = None) -> Path:
@@ -146,11 +46,15 @@ def execute(
     parameters: dict[str, Any] | None = None,
     log_output: bool = False,
     timeout: int | None = None,
+    progress: bool = False,
+    language: str = "en",
 ) -> tuple[Path, dict[str, Any], float]:
     """Run one chapter notebook; return (executed notebook, recorded results, seconds).
 
     ``parameters`` go to the notebook's ``parameters`` cell; ``OUTPUT_DIR`` is set to
-    ``<output_root>/<chapter>`` unless given.
+    ``<output_root>/<chapter>`` unless given. ``progress`` shows papermill's bar (cells done,
+    elapsed and remaining). ``language="ko"`` runs the Korean edition
+    (``notebooks/ko/``; same code, so the same results), from the same working directory.
     """
     import papermill as pm
 
@@ -159,6 +63,10 @@ def execute(
     out_dir.mkdir(parents=True, exist_ok=True)
     params = {"OUTPUT_DIR": str(out_dir), **(parameters or {})}
     src = notebooks_dir() / ch.notebook
+    if language != "en":
+        from cookbook.editions import edition_path
+
+        src = edition_path(src, language)
     executed = out_dir / ch.notebook
     start = time.perf_counter()
     pm.execute_notebook(
@@ -166,9 +74,9 @@ def execute(
         str(executed),
         parameters=params,
         kernel_name=_kernel_name(),
-        cwd=str(src.parent),
+        cwd=str(notebooks_dir()),
         log_output=log_output,
-        progress_bar=False,
+        progress_bar=progress and {"desc": ch.key, "unit": "cell"},
         execution_timeout=timeout,
     )
     seconds = time.perf_counter() - start
@@ -208,6 +116,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="run with SMOKE=True (fast)")
     parser.add_argument("--data-source", default="synthetic", choices=["synthetic", "real"])
     parser.add_argument("--log-output", action="store_true", help="stream cell output")
+    parser.add_argument(
+        "--language", default="en", choices=["en", "ko"], help="edition (ko: notebooks/ko/)"
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=sys.stderr.isatty() and not os.environ.get("CI"),
+        help="a progress bar per notebook (default: on a terminal, off in CI)",
+    )
     args = parser.parse_args(argv)
 
     output = Path(args.output or load_config()["output"]["dir"]).resolve()
@@ -219,7 +136,14 @@ def main(argv: list[str] | None = None) -> int:
         params = {"DATA_SOURCE": args.data_source, "SMOKE": args.smoke}
         start = time.perf_counter()
         try:
-            executed, results, seconds = execute(ch, output, params, log_output=args.log_output)
+            executed, results, seconds = execute(
+                ch,
+                output,
+                params,
+                log_output=args.log_output,
+                progress=args.progress,
+                language=args.language,
+            )
             rows.append((ch, "ok", results, seconds, str(executed)))
         except Exception as exc:  # keep going: report every chapter
             failed += 1

@@ -6,7 +6,8 @@
 - :func:`record_results` writes ``OUTPUT_DIR/metrics.json`` (a flat JSON object of numbers and
   strings) atomically and logs the same values to the active run: numbers as metrics, strings
   as tags prefixed ``result.``;
-- :func:`read_results` reads them back (tests, ``make run``'s summary).
+- :func:`read_results` reads them back (tests, ``make run``'s summary);
+- :func:`pinned` gives a logged model's pip requirements, pinned to what this environment has.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def setup_mlflow(config: dict | None = None) -> str:
     if uri.startswith("sqlite:///"):
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
+    if cfg.get("registry_uri"):
+        mlflow.set_registry_uri(cfg["registry_uri"])
     return uri
 
 
@@ -160,3 +163,23 @@ def read_results(output_dir: str | os.PathLike, missing_ok: bool = False) -> dic
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
+
+
+def pinned(*distributions: str) -> list[str]:
+    """``["name==version", ...]`` for installed distributions, for ``log_model(pip_requirements=)``.
+
+    Without explicit requirements, ``log_model`` infers them by loading the saved model again
+    in a fresh Python process: for a Spark model that is a second JVM and Spark session, for a
+    Keras one a second TensorFlow import, tens of seconds per model. The versions here are the
+    ones this environment was installed with (``requirements.lock``), so a serving environment
+    built from the model gets the same ones. An unknown name is an error, not a silent omission.
+    """
+    from importlib import metadata
+
+    out = []
+    for name in distributions:
+        try:
+            out.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            raise ValueError(f"pinned: {name!r} is not installed in this environment") from None
+    return out

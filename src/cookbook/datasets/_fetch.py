@@ -20,22 +20,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cookbook.config import load_config
+from cookbook.datasets.errors import (  # re-exported: the package's modules import them here too
+    ChecksumMismatchError,
+    DatasetError,
+    DatasetFormatError,
+    DatasetUnavailableError,
+)
 
-
-class DatasetError(Exception):
-    """Base class for dataset problems."""
-
-
-class DatasetUnavailableError(DatasetError):
-    """The file is not cached, not mirrored, and could not be downloaded."""
-
-
-class ChecksumMismatchError(DatasetError):
-    """A file's sha256 differs from the one in the download spec."""
-
-
-class DatasetFormatError(DatasetError, ValueError):
-    """A file does not have the expected format, columns or values."""
+__all__ = [
+    "ChecksumMismatchError",
+    "DatasetError",
+    "DatasetFormatError",
+    "DatasetUnavailableError",
+    "DownloadSpec",
+    "RemoteFile",
+    "cache_dir",
+    "fetch",
+    "mirror_root",
+    "sha256_of",
+]
 
 
 @dataclass(frozen=True)

@@ -10,29 +10,28 @@ and checks the 10-minute index.
 
 The synthetic default (:func:`generate`) writes the same columns and cadence from a simulated
 house: weather drives the indoor climate with lags, appliance load follows daily and weekly
-routines with spikes and rises in cold spells, and lights go with the load.
+routines with spikes and rises in cold spells, and lights go with the load. :func:`prepare`
+returns an :class:`AppliancesEnergyFiles` for either source.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from cookbook.datasets._fetch import (
-    DatasetFormatError,
-    DatasetUnavailableError,
-    DownloadSpec,
-    RemoteFile,
-    fetch,
-)
+from cookbook.datasets._fetch import DownloadSpec, RemoteFile, fetch
 from cookbook.datasets._files import read_text_table, write_zipped_csv
 from cookbook.datasets._synthetic import check_source, ensure_generated
+from cookbook.datasets.errors import DatasetFormatError, DatasetUnavailableError
 
-NAME = "uci_appliances_energy"
+NAME = "appliances_energy"
+MIRROR_DIR = "uci_appliances_energy"  # the folder in the mirror (shared/data/real)
 CSV_NAME = "energydata_complete.csv"
 ZIP_NAME = "energydata_complete.zip"
 TARGET = "Appliances"
@@ -46,6 +45,8 @@ COLUMNS = ("date", *FEATURES)
 STEP = pd.Timedelta(minutes=10)
 START, END = "2016-01-11 17:00:00", "2016-05-27 18:00:00"
 GENERATOR_VERSION = 2
+# The generator's parameters and their defaults (read-only), for generate() and prepare().
+DEFAULTS = MappingProxyType({"seed": 21})
 
 SPEC = DownloadSpec(
     name=NAME,
@@ -58,16 +59,29 @@ SPEC = DownloadSpec(
             url="https://archive.ics.uci.edu/ml/machine-learning-databases/00374/"
             "energydata_complete.csv",
             sha256="2820bf712ad0275cb18b85a05250926100d8e65ebb9f4d2d016ca91ea152a25d",
-            mirror_path=f"{NAME}/{CSV_NAME}",
+            mirror_path=f"{MIRROR_DIR}/{CSV_NAME}",
         ),
         RemoteFile(
             filename=ZIP_NAME,  # the same CSV, zipped (as mirrored)
             url=None,
             sha256="78519cd2bc0535406c5fabdb921ca10ed7174b9ff09854932e85263bc4deb502",
-            mirror_path=f"{NAME}/{ZIP_NAME}",
+            mirror_path=f"{MIRROR_DIR}/{ZIP_NAME}",
         ),
     ),
 )
+
+
+@dataclass(frozen=True)
+class AppliancesEnergyFiles:
+    """What :func:`prepare` returns.
+
+    - ``data``: the energy data, ``energydata_complete.zip`` (synthetic, or the mirrored zip)
+      or ``energydata_complete.csv`` (the UCI download); :func:`load` reads either;
+    - ``source``: ``"synthetic"`` or ``"real"``.
+    """
+
+    data: Path
+    source: str
 
 
 def fetch_real(config: dict | None = None) -> Path:
@@ -79,17 +93,40 @@ def fetch_real(config: dict | None = None) -> Path:
         return fetch(SPEC, CSV_NAME, config=config)
 
 
-def load(path: str | Path) -> pd.DataFrame:
+# The physically possible range of each measured column (inclusive); values outside are
+# errors. The original stays well inside: energies 0..1080 Wh, indoor 14..30 C, RH 1..100 %,
+# pressure 729..772 mm Hg.
+RANGES = {
+    "Appliances": (0.0, 100_000.0),  # Wh per 10 minutes
+    "lights": (0.0, 100_000.0),
+    **{f"T{i}": (-60.0, 70.0) for i in ROOMS},  # Celsius
+    **{f"RH_{i}": (0.0, 100.0) for i in ROOMS},  # percent
+    "T_out": (-60.0, 60.0),
+    "Press_mm_hg": (0.0, 1100.0),
+    "RH_out": (0.0, 100.0),
+    "Windspeed": (0.0, 150.0),  # m/s
+    "Visibility": (0.0, 1000.0),  # km
+    "Tdewpoint": (-80.0, 40.0),
+}
+
+
+def load(path: str | Path, complete: bool = True) -> pd.DataFrame:
     """Read and validate the energy data (zip or CSV); return ``date`` + 28 float columns.
 
-    Raises :class:`DatasetFormatError` naming the file and the problem: a missing column, a
-    value that is not a number (column and row), an unparseable date, or a break in the strict
-    10-minute index (the first gap or repeat, with its timestamps).
+    Raises :class:`DatasetFormatError` naming the file and the problem: a damaged zip or
+    non-UTF-8 bytes, a missing column, a value that is not a finite number (column and row),
+    a value outside its physical range (:data:`RANGES`: negative energy, humidity above 100 %,
+    ...), an unparseable date, a break in the strict 10-minute index (the first gap or repeat,
+    with its timestamps), or a truncated file: a last row cut short, or a file named like the
+    original (``energydata_complete.csv``/``.zip``, as the synthetic copy is) that does not
+    cover the original's whole period (pass ``complete=False`` to read such a part).
     """
     df, label = read_text_table(path, "energy data file")
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise DatasetFormatError(f"{label}: missing column(s) {', '.join(missing)}")
+    if df.empty:
+        raise DatasetFormatError(f"{label}: the file holds a header but no data rows")
     out = pd.DataFrame({"date": pd.to_datetime(df["date"].str.strip(), errors="coerce")})
     if out["date"].isna().any():
         row = int(np.flatnonzero(out["date"].isna().to_numpy())[0])
@@ -105,6 +142,16 @@ def load(path: str | Path) -> pd.DataFrame:
                 f"{label}: column {col} must be numeric; row {row + 1} "
                 f"({df['date'].iloc[row]}) has {df[col].iloc[row]!r}"
             )
+        lo, hi = RANGES.get(col, (-np.inf, np.inf))
+        bad = ~np.isfinite(values) | (values < lo) | (values > hi)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            expected = f"between {lo:g} and {hi:g}" if col in RANGES else "a finite number"
+            raise DatasetFormatError(
+                f"{label}: column {col}: row {row + 1} ({df['date'].iloc[row].strip()}) has "
+                f"{df[col].iloc[row].strip()!r}; expected {expected} ({int(bad.sum())} such "
+                "value(s))"
+            )
         out[col] = values.astype("float64")
     steps = out["date"].diff().iloc[1:]
     bad = steps != STEP
@@ -114,6 +161,16 @@ def load(path: str | Path) -> pd.DataFrame:
         raise DatasetFormatError(
             f"{label}: the index must advance by exactly 10 minutes; row {i + 1} goes from "
             f"{before} to {after}"
+        )
+    first, last = out["date"].iloc[0], out["date"].iloc[-1]
+    named_complete = {Path(path).name, label.rsplit(":", 1)[-1]} & {CSV_NAME, ZIP_NAME}
+    if complete and named_complete and (first, last) != (pd.Timestamp(START), pd.Timestamp(END)):
+        n_rows = int((pd.Timestamp(END) - pd.Timestamp(START)) / STEP) + 1
+        raise DatasetFormatError(
+            f"{label}: the data run from {first} to {last} ({len(out)} rows) but "
+            f"{CSV_NAME} (the original, and the synthetic copy) runs from {START} to {END} "
+            f"({n_rows} rows): the file looks truncated; expected the whole period (pass "
+            "complete=False to read a part, or give the part another file name)"
         )
     return out
 
@@ -141,7 +198,7 @@ def _lagged(x, steps):
     return out
 
 
-def simulate(seed: int = 21, start: str = START, end: str = END) -> pd.DataFrame:
+def simulate(seed: int = DEFAULTS["seed"], start: str = START, end: str = END) -> pd.DataFrame:
     """The simulated house (see :func:`generate`) as a DataFrame."""
     rng = np.random.default_rng(seed)
     dates = pd.date_range(start, end, freq=STEP)
@@ -212,7 +269,7 @@ def simulate(seed: int = 21, start: str = START, end: str = END) -> pd.DataFrame
     return pd.DataFrame(frame)[list(COLUMNS)]
 
 
-def generate(folder: str | Path, seed: int = 21) -> Path:
+def generate(folder: str | Path, seed: int = DEFAULTS["seed"]) -> Path:
     """Write a synthetic ``energydata_complete.zip`` in the original's format.
 
     The simulated house, 10-minute steps over the original's dates:
@@ -241,10 +298,12 @@ def generate(folder: str | Path, seed: int = 21) -> Path:
     return write_zipped_csv(Path(folder) / ZIP_NAME, CSV_NAME, buf.getvalue())
 
 
-def prepare(source: str = "synthetic", seed: int = 21, config: dict | None = None) -> Path:
-    """Path to the data for ``source``: ``"synthetic"`` (simulated once, cached) or ``"real"``."""
-    if source == "real":
-        return fetch_real(config)
-    check_source(source)
+def prepare(
+    source: str = "synthetic", *, seed: int = DEFAULTS["seed"], config: dict | None = None
+) -> AppliancesEnergyFiles:
+    """The files for ``source``: ``"synthetic"`` (simulated once per seed, cached) or ``"real"``
+    (the zip if cached or mirrored, else the CSV from UCI). ``seed`` is ignored for ``"real"``."""
+    if check_source(source) == "real":
+        return AppliancesEnergyFiles(data=fetch_real(config), source=source)
     folder = ensure_generated(NAME, {"seed": seed}, generate, config, version=GENERATOR_VERSION)
-    return folder / ZIP_NAME
+    return AppliancesEnergyFiles(data=folder / ZIP_NAME, source=source)

@@ -1,4 +1,4 @@
-"""NYC taxi trips, taxi zones and boroughs (chapter 8): loaders, download spec, synthetic city.
+"""NYC taxi trips, taxi zones and boroughs (chapter 8): loaders, download spec, the synthetic city.
 
 The originals:
 
@@ -21,26 +21,38 @@ columns, invalid polygons (repaired with :func:`shapely.make_valid` and reported
 
 :func:`generate` writes a seeded synthetic city in the same files and formats: five boroughs
 (with islands, a hole and water between them), zones tiling them, and trips from hotspots with
-planted bad coordinates, plus ``trips_truth.parquet`` holding every trip's true pickup zone.
+planted bad coordinates, plus ``trips_truth.parquet`` holding every trip's true pickup zone. The
+city itself is built in :mod:`cookbook.datasets.synthetic_city`. :func:`prepare` returns a
+:class:`NycTaxiFiles` for either source.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
+import struct
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from cookbook.datasets._fetch import DatasetFormatError, DownloadSpec, RemoteFile, fetch
+from cookbook.datasets._fetch import DownloadSpec, RemoteFile, fetch
+from cookbook.datasets._files import (
+    check_file_ends_with_newline,
+    decode_text,
+    read_text_table,
+)
 from cookbook.datasets._synthetic import check_source, ensure_generated
-from cookbook.io import atomic_open, atomic_path
+from cookbook.datasets.errors import DatasetFormatError
 
-NAME = "nyc_taxi_geo"
+NAME = "nyc_taxi"
+# The version of the synthetic city (cookbook.datasets.synthetic_city): bump it when its output
+# changes, so cached synthetic files are regenerated.
 GENERATOR_VERSION = 1
+# The generator's parameters and their defaults (read-only), for generate() and prepare().
+DEFAULTS = MappingProxyType({"n_trips": 1_000_000, "n_zones": 263, "seed": 8})
 
 ZONES_DIR = "taxi_zones"
 ZONES_SHP = "taxi_zones.shp"
@@ -65,6 +77,9 @@ BOROUGH_CODES = {
 PROJECTED_CRS = "EPSG:2263"  # the TLC shapefile's CRS (US feet)
 # What the chapter treats as a plausible NYC coordinate; (0, 0) and swapped pairs fall outside.
 NYC_BBOX = (-74.30, 40.45, -73.65, 40.95)  # lon_min, lat_min, lon_max, lat_max
+# Where the zone and borough readers expect every geometry (lon/lat degrees, generous: the five
+# boroughs and Newark airport lie well inside): a geometry outside is a wrong CRS or bad data.
+NYC_REGION = (-74.60, 40.30, -73.40, 41.10)
 
 # The green taxi header of 2013, trailing space included; data rows carry two extra fields.
 GREEN_2013_HEADER = (
@@ -182,38 +197,157 @@ SPEC = DownloadSpec(
 )
 
 
+@dataclass(frozen=True)
+class NycTaxiFiles:
+    """What :func:`prepare` returns.
+
+    - ``zones_shp``: the taxi zones Shapefile ``taxi_zones.shp`` (EPSG:2263), its ``.shx``,
+      ``.dbf`` and ``.prj`` beside it (read it with :func:`read_zones`);
+    - ``zones_geojson``: the taxi zones as GeoJSON, EPSG:4326 (``taxi_zones_wgs84.geojson``);
+    - ``zones_wkt``: the taxi zones as a WKT CSV (``taxi_zones_wkt.csv``); None for the real
+      data (the mirror has no such file: write one from the GeoJSON);
+    - ``boroughs``: the borough boundaries GeoJSON (:func:`read_boroughs`);
+    - ``lookup``: ``taxi_zone_lookup.csv``;
+    - ``trips``: a TLC trip CSV with coordinates (:func:`read_trips_spark`);
+    - ``truth``: ``trips_truth.parquet``, each synthetic trip's true pickup zone; None for the
+      real data;
+    - ``source``: ``"synthetic"`` or ``"real"``.
+    """
+
+    zones_shp: Path
+    zones_geojson: Path
+    zones_wkt: Path | None
+    boroughs: Path
+    lookup: Path
+    trips: Path
+    truth: Path | None
+    source: str
+
+
 # ----------------------------------------------------------------------------- readers
 
 
+def _sidecar(path: Path, ext: str) -> Path | None:
+    for candidate in (path.with_suffix(ext), path.with_suffix(ext.upper())):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _shape_header(path: Path) -> int:
+    """Check a ``.shp``/``.shx`` header (file code 9994, declared length); return the length."""
+    data = path.read_bytes()[:100]
+    if len(data) < 100 or struct.unpack(">i", data[:4])[0] != 9994:
+        raise DatasetFormatError(
+            f"{path}: not a Shapefile part (expected a 100-byte header starting with the file "
+            f"code 9994, found {data[:8]!r})"
+        )
+    declared, actual = struct.unpack(">i", data[24:28])[0] * 2, path.stat().st_size
+    if actual < declared:
+        raise DatasetFormatError(
+            f"{path}: truncated: its header declares {declared:,} bytes but the file has "
+            f"{actual:,} ({actual / declared:.0%}); copy or download the Shapefile again"
+        )
+    return declared
+
+
+def _dbf_records(path: Path) -> int:
+    """Check a ``.dbf``'s header against its size; return its record count."""
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    if len(head) < 12:
+        raise DatasetFormatError(f"{path}: truncated: shorter than a dBASE header (12 bytes)")
+    n_records, header_len, record_len = struct.unpack("<IHH", head[4:12])
+    declared, actual = header_len + n_records * record_len, path.stat().st_size
+    if actual < declared:
+        complete = max(0, (actual - header_len) // record_len) if record_len else 0
+        raise DatasetFormatError(
+            f"{path}: truncated: its header declares {n_records} records ({declared:,} bytes) "
+            f"but the file has {actual:,} bytes ({complete} complete records); copy or "
+            "download the Shapefile again"
+        )
+    return n_records
+
+
 def check_shapefile(path: str | Path) -> Path:
-    """Check that a ``.shp`` has the sidecar files a reader needs; name the missing ones."""
+    """Check that a ``.shp`` has the sidecar files a reader needs, and that none is truncated.
+
+    Names the missing sidecars; checks each part's header against its size (a ``.shp`` or
+    ``.shx`` shorter than its declared length, a ``.dbf`` with fewer bytes than its records
+    need) and that ``.shx`` and ``.dbf`` count the same records. GDAL would otherwise read a
+    truncated ``.shp`` as records without geometry, or fail with a message that does not say
+    which file is short.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"shapefile not found: {path}")
-    missing = [
-        path.with_suffix(ext).name
-        for ext in (".shx", ".dbf")
-        if not (path.with_suffix(ext).is_file() or path.with_suffix(ext.upper()).is_file())
-    ]
+    missing = [path.with_suffix(ext).name for ext in (".shx", ".dbf") if not _sidecar(path, ext)]
     if missing:
         raise DatasetFormatError(
             f"{path}: a Shapefile is several files; {', '.join(missing)} missing beside it "
             "(.shx holds the record index, .dbf the attributes). Copy or unzip all parts "
             "(.shp .shx .dbf .prj) into the same folder."
         )
-    if not (path.with_suffix(".prj").is_file() or path.with_suffix(".PRJ").is_file()):
+    if not _sidecar(path, ".prj"):
         warnings.warn(f"{path}: no .prj beside it, so the CRS is unknown", stacklevel=2)
+    shx, dbf = _sidecar(path, ".shx"), _sidecar(path, ".dbf")
+    _shape_header(path)
+    n_index = (_shape_header(shx) - 100) // 8
+    n_records = _dbf_records(dbf)
+    if n_index != n_records:
+        raise DatasetFormatError(
+            f"{path}: {shx.name} indexes {n_index} shapes but {dbf.name} holds {n_records} "
+            "records; expected one attribute record per shape (parts from different copies?)"
+        )
     return path
 
 
+def _check_position(pos, where: str, path: Path) -> None:
+    if (
+        not isinstance(pos, list)
+        or not 2 <= len(pos) <= 4
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pos)
+    ):
+        raise DatasetFormatError(
+            f"{path}: {where}: expected a position [x, y] of numbers, got {str(pos)[:80]}"
+        )
+    if not all(np.isfinite(pos)):
+        raise DatasetFormatError(f"{path}: {where}: position {pos} is not finite")
+
+
+def _check_polygon(rings, where: str, path: Path) -> None:
+    if not isinstance(rings, list) or not rings:
+        raise DatasetFormatError(
+            f"{path}: {where}: expected a list of linear rings, got {str(rings)[:80]}"
+        )
+    for k, ring in enumerate(rings):
+        at = f"{where}, ring {k}"
+        if not isinstance(ring, list) or len(ring) < 4:
+            raise DatasetFormatError(
+                f"{path}: {at}: expected a closed ring of 4 or more positions, got "
+                f"{len(ring) if isinstance(ring, list) else type(ring).__name__}"
+            )
+        for j, pos in enumerate(ring):
+            _check_position(pos, f"{at}, position {j}", path)
+        if ring[0][:2] != ring[-1][:2]:
+            raise DatasetFormatError(
+                f"{path}: {at} is not closed: it starts at {ring[0]} and ends at {ring[-1]}; "
+                "expected the last position to repeat the first (GeoJSON linear ring)"
+            )
+
+
 def check_feature_collection(path: str | Path) -> dict:
-    """Parse a GeoJSON file and check it is a FeatureCollection of features with geometries."""
+    """Parse a GeoJSON file and check it is a FeatureCollection of features with geometries.
+
+    (Multi)polygon coordinates are checked as GeoJSON defines them: lists of closed rings of
+    four or more finite ``[x, y]`` positions. Errors name the file, the feature and the ring.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"GeoJSON file not found: {path}")
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        doc = json.loads(decode_text(path.read_bytes(), str(path)))
+    except json.JSONDecodeError as exc:
         raise DatasetFormatError(f"{path}: not valid JSON: {exc}") from exc
     kind = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
     if kind != "FeatureCollection" or not isinstance(doc.get("features"), list):
@@ -224,6 +358,18 @@ def check_feature_collection(path: str | Path) -> dict:
     for i, feature in enumerate(doc["features"]):
         if not isinstance(feature, dict) or not isinstance(feature.get("geometry"), dict):
             raise DatasetFormatError(f"{path}: feature {i} has no geometry object")
+        geometry = feature["geometry"]
+        coords = geometry.get("coordinates")
+        if geometry.get("type") == "Polygon":
+            _check_polygon(coords, f"feature {i} (Polygon)", path)
+        elif geometry.get("type") == "MultiPolygon":
+            if not isinstance(coords, list) or not coords:
+                raise DatasetFormatError(
+                    f"{path}: feature {i} (MultiPolygon): expected a list of polygons, got "
+                    f"{str(coords)[:80]}"
+                )
+            for k, rings in enumerate(coords):
+                _check_polygon(rings, f"feature {i} (MultiPolygon), polygon {k}", path)
     return doc
 
 
@@ -231,19 +377,28 @@ def _read_wkt_csv(path: Path):
     import geopandas as gpd
     import shapely
 
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame, label = read_text_table(path, "zones CSV")
     geom_col = next((c for c in ("the_geom", "geometry", "wkt", "WKT") if c in frame.columns), None)
     if geom_col is None:
         raise DatasetFormatError(
             f"{path}: no geometry column; expected one of the_geom, geometry, wkt holding WKT "
             f"(columns are {', '.join(frame.columns)})"
         )
-    try:
-        geoms = shapely.from_wkt(frame[geom_col].to_numpy(), on_invalid="raise")
-    except shapely.errors.GEOSException as exc:
+    text = frame[geom_col].to_numpy()
+    geoms = shapely.from_wkt(text, on_invalid="ignore")
+    bad = np.flatnonzero(pd.isna(geoms))
+    if len(bad):
+        row = int(bad[0])
+        try:
+            shapely.from_wkt(text[row], on_invalid="raise")
+            reason = "empty"
+        except shapely.errors.GEOSException as exc:
+            reason = str(exc)
+        hint = " (an unclosed ring)" if "closed linestring" in reason else ""
         raise DatasetFormatError(
-            f"{path}: column {geom_col} holds text that is not WKT: {exc}"
-        ) from exc
+            f"{label}: data row {row + 1}: column {geom_col} does not hold valid WKT: "
+            f"{reason}{hint}; got {text[row][:60]!r} ({len(bad)} such row(s))"
+        )
     return gpd.GeoDataFrame(frame.drop(columns=[geom_col]), geometry=geoms, crs="EPSG:4326")
 
 
@@ -288,12 +443,159 @@ def _polygonal_part(geom):
     return shapely.union_all(parts) if parts else shapely.Polygon()
 
 
-def read_zones(path: str | Path, to_crs: str | None = None):
+def _read_with_gdal(path: Path):
+    """``geopandas.read_file`` (pyogrio), with GDAL's errors naming the file."""
+    import geopandas as gpd
+    import pyogrio.errors
+
+    try:
+        return gpd.read_file(path, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise DatasetFormatError(f"{path}: GDAL cannot read this file: {exc}") from exc
+    except (pyogrio.errors.FeatureError, pyogrio.errors.GeometryError) as exc:
+        raise DatasetFormatError(f"{path}: GDAL cannot read a record: {exc}") from exc
+    except pyogrio.errors.FieldError as exc:
+        raise DatasetFormatError(f"{path}: GDAL cannot read an attribute: {exc}") from exc
+
+
+def _row_name(gdf, i: int) -> str:
+    key = next((c for c in ("LocationID", "boro_name", "zone") if c in gdf.columns), None)
+    if key is None:
+        return f"row {i}"
+    value = gdf[key].iloc[i]
+    return f"row {i} ({key} {value.item() if isinstance(value, np.generic) else value!r})"
+
+
+def check_coordinates(gdf, label: str, region: tuple[float, float, float, float] | None):
+    """Check every geometry is present, finite, within the CRS's range and inside ``region``.
+
+    ``region`` is ``(lon_min, lat_min, lon_max, lat_max)`` in degrees (None: no region check).
+    Longitudes outside -180..180 or latitudes outside -90..90 (in a geographic CRS), records
+    without a geometry, coordinates that lie in ``region`` only with x and y exchanged (all, or
+    some rows: latitude first), and rows outside ``region`` while others are inside raise
+    :class:`DatasetFormatError` naming the row. When no geometry at all lies in ``region``
+    (another city, or a wrong CRS) a warning says so.
+    """
+    import shapely
+
+    geoms = gdf.geometry.to_numpy()
+    missing = np.flatnonzero(pd.isna(geoms) | shapely.is_empty(geoms))
+    if len(missing):
+        raise DatasetFormatError(
+            f"{label}: {_row_name(gdf, int(missing[0]))} has no geometry ({len(missing)} "
+            "such row(s)); expected a polygon for every record (a truncated .shp, or a "
+            '"geometry": null, leaves records without one)'
+        )
+    bounds = shapely.bounds(geoms)  # (n, 4): xmin, ymin, xmax, ymax
+    bad = np.flatnonzero(~np.isfinite(bounds).all(axis=1))
+    if len(bad):
+        raise DatasetFormatError(
+            f"{label}: {_row_name(gdf, int(bad[0]))} has coordinates that are not finite numbers"
+        )
+    geographic = gdf.crs is not None and gdf.crs.is_geographic
+    if geographic:
+        out = (np.abs(bounds[:, [0, 2]]) > 180).any(axis=1) | (np.abs(bounds[:, [1, 3]]) > 90).any(
+            axis=1
+        )
+        if out.any():
+            i = int(np.flatnonzero(out)[0])
+            raise DatasetFormatError(
+                f"{label}: {_row_name(gdf, i)} spans longitude {bounds[i, 0]:g}..{bounds[i, 2]:g}"
+                f", latitude {bounds[i, 1]:g}..{bounds[i, 3]:g}; expected longitudes in "
+                f"-180..180 and latitudes in -90..90 ({int(out.sum())} row(s) out of range)"
+            )
+    if region is None or gdf.crs is None:
+        return
+    if not geographic:
+        import geopandas as gpd
+
+        boxes = gpd.GeoSeries(shapely.box(*bounds.T), crs=gdf.crs).to_crs("EPSG:4326")
+        bounds = shapely.bounds(boxes.to_numpy())
+    x0, y0, x1, y1 = region
+
+    def inside(b):
+        return (b[:, 0] >= x0) & (b[:, 2] <= x1) & (b[:, 1] >= y0) & (b[:, 3] <= y1)
+
+    ok = inside(bounds)
+    if ok.all():
+        return
+    where = f"longitude {x0:g}..{x1:g}, latitude {y0:g}..{y1:g}"
+    swapped = ~ok & inside(bounds[:, [1, 0, 3, 2]]) if geographic else np.zeros_like(ok)
+    if swapped.all():
+        raise DatasetFormatError(
+            f"{label}: the coordinates are swapped: every geometry lies inside the expected "
+            f"region ({where}) only when x and y are exchanged; expected [longitude, latitude] "
+            "order (x first)"
+        )
+    i = int(np.flatnonzero(~ok)[0])
+    span = (
+        f"longitude {bounds[i, 0]:.4f}..{bounds[i, 2]:.4f}, "
+        f"latitude {bounds[i, 1]:.4f}..{bounds[i, 3]:.4f}"
+    )
+    if swapped.any():
+        i = int(np.flatnonzero(swapped)[0])
+        raise DatasetFormatError(
+            f"{label}: {_row_name(gdf, i)} has swapped coordinates: it lies inside the "
+            f"expected region ({where}) only with x and y exchanged ({int(swapped.sum())} such "
+            "row(s)); expected [longitude, latitude] order (x first)"
+        )
+    if ok.any():
+        raise DatasetFormatError(
+            f"{label}: {_row_name(gdf, i)} lies at {span}, outside the region of the others "
+            f"({where}; {int((~ok).sum())} of {len(ok)} rows outside); expected every geometry "
+            "in NYC: check its coordinates"
+        )
+    warnings.warn(
+        f"{label}: no geometry lies in the expected region ({where}); the first is at {span}. "
+        "Not NYC data, or a wrong CRS (check the .prj)? Pass region=None to silence this.",
+        stacklevel=3,
+    )
+
+
+def _check_location_ids(gdf, label: str) -> None:
+    ids = pd.to_numeric(gdf["LocationID"], errors="coerce")
+    bad = ids.isna() | ~np.isfinite(ids) | (ids != ids.round()) | (ids < 1)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        value = gdf["LocationID"].iloc[i]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise DatasetFormatError(
+            f"{label}: column LocationID must hold whole numbers from 1; row {i} has "
+            f"{value!r} ({int(bad.sum())} such row(s))"
+        )
+    gdf["LocationID"] = ids.astype("int64")
+    # the TLC file repeats LocationIDs 56 and 103 for parts of one zone: allowed, if they agree
+    for col in ("zone", "borough"):
+        names = gdf.groupby("LocationID")[col].nunique()
+        if (names > 1).any():
+            loc = int(names.index[names > 1][0])
+            rows = np.flatnonzero(gdf["LocationID"].to_numpy() == loc).tolist()
+            values = sorted(set(gdf[col].iloc[rows].astype(str)))
+            raise DatasetFormatError(
+                f"{label}: LocationID {loc} is used by rows {rows} with different {col} values "
+                f"{values}; expected rows that share a LocationID to be parts of one zone"
+            )
+    if "OBJECTID" in gdf.columns and gdf["OBJECTID"].duplicated().any():
+        dup = gdf["OBJECTID"][gdf["OBJECTID"].duplicated()].iloc[0]
+        raise DatasetFormatError(f"{label}: OBJECTID {dup!r} appears twice; expected unique ids")
+
+
+def read_zones(
+    path: str | Path,
+    to_crs: str | None = None,
+    region: tuple[float, float, float, float] | None = NYC_REGION,
+):
     """Read taxi zones from a Shapefile, GeoJSON, WKT CSV or GeoParquet; validate and repair.
 
     Returns a GeoDataFrame with at least ``LocationID`` (int), ``zone``, ``borough`` and the
     geometry, in the file's CRS or ``to_crs``. Invalid polygons are repaired and listed in
-    ``gdf.attrs["repaired"]``.
+    ``gdf.attrs["repaired"]``. Raises :class:`DatasetFormatError` naming the file (and the row)
+    for: a missing or truncated Shapefile part, a GeoJSON that is not a FeatureCollection of
+    closed rings, WKT that does not parse, a file GDAL cannot read, missing attributes, a
+    LocationID that is not a whole number from 1 (or shared by rows of different zones), a
+    record without geometry, coordinates that are not finite, out of range, swapped or outside
+    ``region`` where the other rows are inside (lon/lat degrees, default :data:`NYC_REGION`;
+    None skips that check; a file wholly outside it gets a warning), no CRS.
     """
     import geopandas as gpd
 
@@ -301,10 +603,10 @@ def read_zones(path: str | Path, to_crs: str | None = None):
     suffix = path.suffix.lower()
     if suffix == ".shp":
         check_shapefile(path)
-        gdf = gpd.read_file(path, engine="pyogrio")
+        gdf = _read_with_gdal(path)
     elif suffix in (".geojson", ".json"):
         check_feature_collection(path)
-        gdf = gpd.read_file(path, engine="pyogrio")
+        gdf = _read_with_gdal(path)
     elif suffix == ".csv":
         if not path.is_file():
             raise FileNotFoundError(f"zones CSV not found: {path}")
@@ -312,7 +614,10 @@ def read_zones(path: str | Path, to_crs: str | None = None):
     elif suffix == ".parquet":
         if not path.is_file():
             raise FileNotFoundError(f"GeoParquet file not found: {path}")
-        gdf = gpd.read_parquet(path)
+        try:
+            gdf = gpd.read_parquet(path)
+        except (OSError, ValueError, TypeError) as exc:  # pyarrow's errors derive from these
+            raise DatasetFormatError(f"{path}: not a readable GeoParquet file: {exc}") from exc
     else:
         raise DatasetFormatError(
             f"{path}: unknown zones format {suffix!r}; "
@@ -324,15 +629,10 @@ def read_zones(path: str | Path, to_crs: str | None = None):
             f"{path}: missing zone attribute(s) {', '.join(missing)}; expected "
             f"{', '.join(ZONE_COLUMNS)} (columns are {', '.join(map(str, gdf.columns))})"
         )
-    ids = pd.to_numeric(gdf["LocationID"], errors="coerce")
-    if ids.isna().any():
-        raise DatasetFormatError(
-            f"{path}: column LocationID must hold integers; "
-            f"found {gdf['LocationID'][ids.isna()].iloc[0]!r}"
-        )
-    gdf["LocationID"] = ids.astype("int64")
+    _check_location_ids(gdf, str(path))
     if gdf.crs is None:
         raise DatasetFormatError(f"{path}: no CRS (a Shapefile needs its .prj)")
+    check_coordinates(gdf, str(path), region)
     gdf, repaired = repair_polygons(gdf, str(path))
     if to_crs is not None:
         gdf = gdf.to_crs(to_crs)
@@ -340,19 +640,31 @@ def read_zones(path: str | Path, to_crs: str | None = None):
     return gdf
 
 
-def read_boroughs(path: str | Path):
-    """Read the borough boundaries GeoJSON (``boro_code``, ``boro_name``), validated, EPSG:4326."""
-    import geopandas as gpd
+def read_boroughs(path: str | Path, region: tuple[float, float, float, float] | None = NYC_REGION):
+    """Read the borough boundaries GeoJSON (``boro_code``, ``boro_name``), validated, EPSG:4326.
 
+    Checks as :func:`read_zones` does (structure, coordinates inside ``region``), and that no
+    borough code or name appears twice.
+    """
     path = Path(path)
     check_feature_collection(path)
-    gdf = gpd.read_file(path, engine="pyogrio")
+    gdf = _read_with_gdal(path)
     missing = [c for c in BOROUGH_COLUMNS if c not in gdf.columns]
     if missing:
         raise DatasetFormatError(
             f"{path}: missing borough propert(ies) {', '.join(missing)}; "
             "expected boro_code, boro_name"
         )
+    for col in BOROUGH_COLUMNS:
+        if gdf[col].duplicated().any():
+            dup = gdf[col][gdf[col].duplicated()].iloc[0]
+            raise DatasetFormatError(
+                f"{path}: {col} {dup!r} appears in more than one feature; expected one feature "
+                "per borough (a MultiPolygon for its islands)"
+            )
+    if gdf.crs is None:
+        raise DatasetFormatError(f"{path}: no CRS")
+    check_coordinates(gdf, str(path), region)
     gdf, repaired = repair_polygons(gdf, str(path))
     gdf = gdf.to_crs("EPSG:4326")
     gdf.attrs["repaired"] = repaired
@@ -390,11 +702,13 @@ def read_trips_spark(spark, path: str | Path):
 
     Coordinates and amounts become doubles (unparseable values become null, which the chapter's
     cleaning step counts); times become timestamps. Spark skips the green files' blank second
-    line and ignores the two unnamed trailing fields.
+    line and ignores the two unnamed trailing fields. A file whose last row has no line break
+    (cut mid-row: a truncated copy) raises :class:`DatasetFormatError` before Spark reads it.
     """
     from pyspark.sql import functions as F
 
     mapping = trip_columns(path)
+    check_file_ends_with_newline(path)
     raw = spark.read.option("header", True).csv(str(Path(path).resolve()))
     df = raw.select([F.col(f"`{c}`").alias(mapping.get(c, c.strip().lower())) for c in raw.columns])
     for c in COORDINATE_COLUMNS + NUMERIC_TRIP_COLUMNS:
@@ -414,8 +728,9 @@ def read_trips_spark(spark, path: str | Path):
 # ----------------------------------------------------------------------------- real data
 
 
-def fetch_real(trips: str = GREEN_TRIPS, config: dict | None = None) -> dict[str, Path | None]:
-    """Paths of the real files (cache -> ``$COOKBOOK_DATA_MIRROR`` -> pinned download)."""
+def fetch_real(trips: str = GREEN_TRIPS, config: dict | None = None) -> NycTaxiFiles:
+    """The real files (cache -> ``$COOKBOOK_DATA_MIRROR`` -> pinned download); ``trips`` names
+    the trip file (:data:`GREEN_TRIPS` or :data:`YELLOW_TRIPS`)."""
     parts = [fetch(SPEC, f"taxi_zones{ext}", config=config) for ext in SHAPEFILE_PARTS]
     if len({p.parent for p in parts}) != 1:
         raise DatasetFormatError(
@@ -423,432 +738,59 @@ def fetch_real(trips: str = GREEN_TRIPS, config: dict | None = None) -> dict[str
             f"({', '.join(map(str, parts))}); "
             f"clear the cache folder {parts[0].parent} and fetch again"
         )
-    return {
-        "zones_shp": parts[0],
-        "zones_geojson": fetch(SPEC, ZONES_GEOJSON, config=config),
-        "zones_wkt": None,
-        "boroughs": fetch(SPEC, BOROUGHS_GEOJSON, config=config),
-        "lookup": fetch(SPEC, LOOKUP, config=config),
-        "trips": fetch(SPEC, trips, config=config),
-        "truth": None,
-    }
+    return NycTaxiFiles(
+        zones_shp=parts[0],
+        zones_geojson=fetch(SPEC, ZONES_GEOJSON, config=config),
+        zones_wkt=None,
+        boroughs=fetch(SPEC, BOROUGHS_GEOJSON, config=config),
+        lookup=fetch(SPEC, LOOKUP, config=config),
+        trips=fetch(SPEC, trips, config=config),
+        truth=None,
+        source="real",
+    )
 
 
 # ----------------------------------------------------------------------------- synthetic city
 
 
-def _blob(rng, cx, cy, a, b, angle_deg=0.0, n=160, wobble=0.08):
-    """A closed wobbly ellipse (lon/lat), smooth random radius variation along the outline."""
-    import shapely
-
-    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
-    radius = np.ones(n)
-    for k in (2, 3, 5, 8, 13):
-        radius += wobble / k**0.7 * np.sin(k * t + rng.uniform(0, 2 * np.pi))
-    x, y = a * radius * np.cos(t), b * radius * np.sin(t)
-    th = np.deg2rad(angle_deg)
-    xr, yr = x * np.cos(th) - y * np.sin(th), x * np.sin(th) + y * np.cos(th)
-    return shapely.make_valid(shapely.Polygon(np.column_stack([cx + xr, cy + yr])))
-
-
-def _largest(geom):
-    if geom.geom_type == "Polygon":
-        return geom
-    return max(geom.geoms, key=lambda g: g.area)
-
-
-def build_city(seed: int = 8):
-    """Five boroughs as a GeoDataFrame (EPSG:4326): water between them, islands and a hole.
-
-    Manhattan is a long island with a small river island beside it; the Bronx is across a narrow
-    river; Brooklyn and Queens share a land border, Brooklyn has small islands in its bay and
-    Queens a lake (a hole); Staten Island sits across a wider channel.
-    """
-    import geopandas as gpd
-    import shapely
-
-    rng = np.random.default_rng(seed)
-    river = 0.004
-    manhattan = _largest(_blob(rng, -73.968, 40.782, 0.016, 0.095, angle_deg=-29, wobble=0.05))
-    bronx = _blob(rng, -73.862, 40.855, 0.072, 0.048, wobble=0.10)
-    bronx = _largest(bronx.difference(manhattan.buffer(river)))
-    west_li = _blob(rng, -73.86, 40.675, 0.165, 0.095, angle_deg=8, wobble=0.07)
-    west_li = _largest(west_li.difference(shapely.union(manhattan, bronx).buffer(river)))
-    # Brooklyn | Queens along a wiggly line from the East River to the southern shore
-    ys = np.linspace(40.80, 40.52, 40)
-    xs = -73.955 + (40.80 - ys) * 0.55 + 0.004 * np.sin(ys * 400)
-    cut = shapely.Polygon([(-74.2, 40.85), *zip(xs, ys, strict=True), (-74.2, 40.50)])
-    brooklyn = _largest(west_li.intersection(cut))
-    queens = west_li.difference(cut)
-    queens = _largest(queens)
-    lake_centre = queens.representative_point()
-    lake = _blob(rng, lake_centre.x, lake_centre.y, 0.012, 0.006, wobble=0.05)
-    if queens.buffer(-0.004).contains(lake):
-        queens = queens.difference(lake)  # a hole: water inside the borough
-    land = shapely.union_all([manhattan, bronx, brooklyn, queens])
-    staten = _blob(rng, -74.150, 40.585, 0.080, 0.065, wobble=0.09)
-    staten = _largest(staten.difference(land.buffer(0.02)))
-    land = shapely.union(land, staten)
-
-    def islands(centres, a, b):
-        out = []
-        for cx, cy in centres:
-            isle = _blob(rng, cx, cy, a, b, wobble=0.05).difference(land.buffer(0.0015))
-            if not isle.is_empty and isle.area > 0.2 * np.pi * a * b:
-                out.append(_largest(isle))
-        return out
-
-    # a thin island in the river beside Manhattan, and islands off Brooklyn's south shore
-    river_isles = []
-    for frac in np.linspace(0.05, 0.95, 19):
-        edge = manhattan.exterior.interpolate(frac, normalized=True)
-        for dx in (0.0065, -0.0065):
-            river_isles = islands([(edge.x + dx, edge.y)], 0.0015, 0.005)
-            if river_isles:
-                break
-        if river_isles:
-            break
-    south = brooklyn.bounds
-    bay_isles = islands(
-        [(south[0] + 0.03 + 0.025 * i, south[1] - 0.008) for i in range(3)], 0.005, 0.003
-    )
-    shapes = {
-        "Manhattan": shapely.MultiPolygon([manhattan, *river_isles]),
-        "Bronx": shapely.MultiPolygon([bronx]),
-        "Brooklyn": shapely.MultiPolygon([brooklyn, *bay_isles]),
-        "Queens": shapely.MultiPolygon([queens]),
-        "Staten Island": shapely.MultiPolygon([staten]),
-    }
-    return gpd.GeoDataFrame(
-        {"boro_code": [BOROUGH_CODES[n] for n in shapes], "boro_name": list(shapes)},
-        geometry=list(shapes.values()),
-        crs="EPSG:4326",
-    )
-
-
-_ZONE_WORDS_A = (
-    "Harbor", "Maple", "Cedar", "Union", "Liberty", "Park", "River", "Bay", "Hill", "Garden",
-    "Station", "Market", "Mill", "Ferry", "Lake", "Forest", "Beacon", "Crown", "Elm", "Willow",
-)  # fmt: skip
-_ZONE_WORDS_B = (
-    "Heights", "Square", "Point", "Village", "Slope", "Gardens", "Junction", "Terrace", "Flats",
-    "Landing", "Yards", "Commons", "Park", "Ridge", "Hollow", "Court", "Place", "Row",
-)  # fmt: skip
-
-
-def build_zones(boroughs, n_zones: int = 263, seed: int = 8):
-    """Zones tiling each borough: Voronoi cells of random seeds, clipped to the borough.
-
-    Manhattan gets three times the zones its area would give (dense, small zones, as in the
-    real city). Returns a GeoDataFrame with the TLC attributes, EPSG:4326.
-    """
-    import geopandas as gpd
-    import shapely
-
-    rng = np.random.default_rng(seed + 1)
-    weight = boroughs.to_crs(PROJECTED_CRS).geometry.area * np.where(
-        boroughs["boro_name"] == "Manhattan", 3.0, 1.0
-    )
-    counts = np.maximum(2, np.floor(weight / weight.sum() * n_zones).astype(int)).to_numpy()
-    counts[np.argmax(counts)] += n_zones - counts.sum()
-    rows = []
-    for (_, boro), k in zip(boroughs.iterrows(), counts, strict=True):
-        shape = boro.geometry
-        seeds = _uniform_points_in(shape, k, rng)
-        cells = shapely.voronoi_polygons(
-            shapely.MultiPoint(seeds), extend_to=shape.envelope.buffer(0.05)
-        )
-        for cell in cells.geoms:
-            part = cell.intersection(shape)
-            part = _polygonal_part(part)
-            if not part.is_empty:
-                rows.append((boro["boro_name"], part))
-    used = set()
-    names = []
-    for _ in rows:
-        while True:
-            name = f"{rng.choice(_ZONE_WORDS_A)} {rng.choice(_ZONE_WORDS_B)}"
-            if name not in used:
-                used.add(name)
-                names.append(name)
-                break
-    zones = gpd.GeoDataFrame(
-        {
-            "zone": names,
-            "LocationID": np.arange(1, len(rows) + 1, dtype="int64"),
-            "borough": [b for b, _ in rows],
-        },
-        geometry=[shapely.MultiPolygon([g]) if g.geom_type == "Polygon" else g for _, g in rows],
-        crs="EPSG:4326",
-    )
-    return zones
-
-
-def _uniform_points_in(shape, n: int, rng, float32: bool = False) -> np.ndarray:
-    """``n`` points uniformly inside ``shape`` (rejection sampling in its bounding box)."""
-    import shapely
-
-    x0, y0, x1, y1 = shape.bounds
-    shapely.prepare(shape)
-    out = np.empty((0, 2))
-    while len(out) < n:
-        m = max(64, int((n - len(out)) * 1.3 * shape.envelope.area / max(shape.area, 1e-12)))
-        pts = np.column_stack([rng.uniform(x0, x1, m), rng.uniform(y0, y1, m)])
-        if float32:  # what a TLC file stores: the point must stay inside after rounding
-            pts = pts.astype(np.float32).astype(np.float64)
-        out = np.vstack([out, pts[shapely.contains_xy(shape, pts[:, 0], pts[:, 1])]])
-    return out[:n]
-
-
-HOTSPOTS = (  # lon, lat, weight: midtown, downtown, an airport in Queens, central Brooklyn
-    (-73.980, 40.755, 3.0),
-    (-74.005, 40.715, 1.5),
-    (-73.785, 40.645, 1.0),
-    (-73.950, 40.680, 1.0),
-)
-
-
-def _zone_weights(zones) -> np.ndarray:
-    c = zones.geometry.representative_point()
-    w = np.full(len(zones), 0.05)
-    for lon, lat, weight in HOTSPOTS:
-        d2 = (c.x.to_numpy() - lon) ** 2 + (c.y.to_numpy() - lat) ** 2
-        w += weight * np.exp(-d2 / (2 * 0.03**2))
-    return w / w.sum()
-
-
-def simulate_trips(
-    zones,
-    boroughs,
-    n_trips: int,
-    seed: int = 8,
-    zero_share: float = 0.04,
-    outside_share: float = 0.01,
-    far_share: float = 0.005,
-) -> pd.DataFrame:
-    """Trips between zones drawn by hotspot weight; points uniform inside the zone.
-
-    Planted bad coordinates: ``zero_share`` of trips have 0 for every coordinate (no GPS fix),
-    ``outside_share`` start in the water or across the river (inside the NYC box, in no
-    borough), ``far_share`` have latitude and longitude swapped. Returns the trips with
-    ``true_zone`` (LocationID or <NA>) and ``kind`` (zone/zero/outside/far).
-    """
-    import shapely
-
-    rng = np.random.default_rng(seed + 2)
-    w = _zone_weights(zones)
-    geoms = zones.geometry.to_numpy()
-    pick = rng.choice(len(zones), size=n_trips, p=w)
-    drop = rng.choice(len(zones), size=n_trips, p=w)
-    pickup = np.empty((n_trips, 2))
-    dropoff = np.empty((n_trips, 2))
-    for z in np.unique(np.concatenate([pick, drop])):
-        idx = np.flatnonzero(pick == z)
-        pickup[idx] = _uniform_points_in(geoms[z], len(idx), rng, float32=True)
-        idx = np.flatnonzero(drop == z)
-        dropoff[idx] = _uniform_points_in(geoms[z], len(idx), rng, float32=True)
-    true_zone = pd.array(zones["LocationID"].to_numpy()[pick], dtype="Int64")
-    kind = np.full(n_trips, "zone", dtype=object)
-
-    u = rng.random(n_trips)
-    zero = u < zero_share
-    outside = (u >= zero_share) & (u < zero_share + outside_share)
-    far = (u >= zero_share + outside_share) & (u < zero_share + outside_share + far_share)
-    land = shapely.union_all(boroughs.geometry.to_numpy())
-    water = shapely.box(-74.12, 40.55, -73.72, 40.90).difference(
-        land
-    )  # rivers, bays, the Jersey shore
-    pickup[outside] = _uniform_points_in(water, int(outside.sum()), rng, float32=True)
-    pickup[far] = pickup[far][:, ::-1]
-    pickup[zero] = 0.0
-    dropoff[zero] = 0.0
-    true_zone[zero | outside | far] = pd.NA
-    kind[zero], kind[outside], kind[far] = "zero", "outside", "far"
-
-    start = pd.Timestamp("2013-08-01").value // 10**9
-    t0 = np.sort(rng.integers(start, start + 31 * 86400, n_trips))
-    km = np.hypot((pickup[:, 0] - dropoff[:, 0]) * 84.3, (pickup[:, 1] - dropoff[:, 1]) * 111.2)
-    miles = np.where(zero, rng.exponential(2.5, n_trips), km * 1.3 / 1.609)
-    duration = (miles * rng.uniform(150, 400, n_trips) + 60).astype(np.int64)
-    fare = np.round(2.5 + 2.5 * miles + duration / 60 * 0.2, 1)
-    tip = np.round(
-        np.where(rng.random(n_trips) < 0.4, fare * rng.uniform(0.1, 0.25, n_trips), 0), 2
-    )
-    return pd.DataFrame(
-        {
-            "pickup_ts": t0,
-            "dropoff_ts": t0 + duration,
-            "pickup_longitude": pickup[:, 0],
-            "pickup_latitude": pickup[:, 1],
-            "dropoff_longitude": dropoff[:, 0],
-            "dropoff_latitude": dropoff[:, 1],
-            "passenger_count": rng.choice([1, 1, 1, 1, 2, 2, 3, 5], n_trips),
-            "trip_distance": np.round(miles, 2),
-            "fare_amount": fare,
-            "tip_amount": tip,
-            "payment_type": np.where(tip > 0, 1, 2),
-            "true_zone": true_zone,
-            "kind": kind,
-        }
-    )
-
-
-def _coord(values: np.ndarray) -> np.ndarray:
-    # float32 values printed the way the 2013 files show them: -73.844169616699219, or 0
-    text = np.char.mod("%.15f", values.astype(np.float32).astype(np.float64))
-    return np.where(values == 0, "0", text)
-
-
-def write_green_2013(path: str | Path, trips: pd.DataFrame) -> Path:
-    """Write trips in the exact layout of ``green_tripdata_2013-08.csv`` (quirks included)."""
-    n = len(trips)
-    fmt_ts = lambda s: pd.to_datetime(s, unit="s").dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy()  # noqa: E731
-    total = trips["fare_amount"] + 0.5 + trips["tip_amount"]
-    cols = [
-        np.full(n, "2"),
-        fmt_ts(trips["pickup_ts"]),
-        fmt_ts(trips["dropoff_ts"]),
-        np.full(n, "N"),
-        np.full(n, "1"),
-        _coord(trips["pickup_longitude"].to_numpy()),
-        _coord(trips["pickup_latitude"].to_numpy()),
-        _coord(trips["dropoff_longitude"].to_numpy()),
-        _coord(trips["dropoff_latitude"].to_numpy()),
-        trips["passenger_count"].astype(str).to_numpy(),
-        np.char.mod("%.2f", trips["trip_distance"].to_numpy()),
-        np.char.mod("%g", trips["fare_amount"].to_numpy()),
-        np.full(n, "0"),
-        np.full(n, "0.5"),
-        np.char.mod("%g", trips["tip_amount"].to_numpy()),
-        np.full(n, "0"),
-        np.full(n, ""),
-        np.char.mod("%g", np.round(total.to_numpy(), 2)),
-        trips["payment_type"].astype(str).to_numpy(),
-        np.full(n, ""),
-        np.full(n, ""),
-        np.full(n, ""),
-    ]
-    body = pd.DataFrame(dict(enumerate(cols)))
-    with atomic_open(path, "w", newline="", encoding="ascii") as fh:
-        fh.write(",".join(GREEN_2013_HEADER) + "\n\n")
-        body.to_csv(fh, header=False, index=False, lineterminator="\n")
-    return Path(path)
-
-
-def write_zone_files(folder: str | Path, zones, boroughs) -> None:
-    """Write zones as a Shapefile (EPSG:2263), GeoJSON and WKT CSV, boroughs as GeoJSON."""
-    import shapely
-
-    folder = Path(folder)
-    zones = zones.copy()
-    projected = zones.to_crs(PROJECTED_CRS)
-    zones.insert(0, "OBJECTID", np.arange(1, len(zones) + 1))
-    zones["Shape_Leng"] = shapely.length(
-        zones.geometry.to_numpy()
-    )  # degrees, as in the TLC GeoJSON
-    zones["Shape_Area"] = shapely.area(zones.geometry.to_numpy())
-    attrs = ["OBJECTID", "Shape_Leng", "Shape_Area", "zone", "LocationID", "borough"]
-    zones = zones[[*attrs, "geometry"]]
-    shp = projected.assign(
-        OBJECTID=zones["OBJECTID"].to_numpy(),
-        Shape_Leng=projected.geometry.length,
-        Shape_Area=projected.geometry.area,
-    )[[*attrs, "geometry"]]
-    # a Shapefile is several files: write them into a temporary folder, then move each in
-    tmp = Path(tempfile.mkdtemp(prefix=".taxi_zones.", dir=folder))
-    try:
-        shp.to_file(tmp / ZONES_SHP, engine="pyogrio")
-        target = folder / ZONES_DIR
-        target.mkdir(exist_ok=True)
-        for part in tmp.iterdir():
-            part.replace(target / part.name)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    with atomic_path(folder / ZONES_GEOJSON) as tmp_json:
-        zones.to_file(tmp_json, driver="GeoJSON", engine="pyogrio")
-    wkt = pd.DataFrame(
-        {
-            "OBJECTID": zones["OBJECTID"],
-            "Shape_Leng": zones["Shape_Leng"],
-            "the_geom": shapely.to_wkt(zones.geometry.to_numpy(), rounding_precision=7),
-            "Shape_Area": zones["Shape_Area"],
-            "zone": zones["zone"],
-            "LocationID": zones["LocationID"],
-            "borough": zones["borough"],
-        }
-    )
-    with atomic_open(folder / ZONES_WKT, "w", newline="", encoding="utf-8") as fh:
-        wkt.to_csv(fh, index=False)
-    lookup = pd.DataFrame(
-        {
-            "LocationID": zones["LocationID"],
-            "Borough": zones["borough"],
-            "Zone": zones["zone"],
-            "service_zone": np.where(zones["borough"] == "Manhattan", "Yellow Zone", "Boro Zone"),
-        }
-    )
-    with atomic_open(folder / LOOKUP, "w", newline="", encoding="utf-8") as fh:
-        lookup.to_csv(fh, index=False, quoting=1, lineterminator="\r\n")
-    b = boroughs.copy()
-    areas = b.to_crs(PROJECTED_CRS).geometry
-    b["shape_area"] = [f"{a:.3f}" for a in areas.area]
-    b["shape_leng"] = [f"{v:.6f}" for v in areas.length]
-    with atomic_path(folder / BOROUGHS_GEOJSON) as tmp_json:
-        b[["boro_code", "boro_name", "shape_area", "shape_leng", "geometry"]].to_file(
-            tmp_json, driver="GeoJSON", engine="pyogrio"
-        )
-
-
 def generate(
-    folder: str | Path, n_trips: int = 1_000_000, n_zones: int = 263, seed: int = 8
+    folder: str | Path,
+    n_trips: int = DEFAULTS["n_trips"],
+    n_zones: int = DEFAULTS["n_zones"],
+    seed: int = DEFAULTS["seed"],
 ) -> Path:
     """Write the synthetic city and its trips into ``folder``; returns the trips CSV path.
 
-    Files, named and formatted like the originals: ``taxi_zones/taxi_zones.{shp,shx,dbf,prj,cpg}``
-    (EPSG:2263), ``taxi_zones_wgs84.geojson``, ``taxi_zones_wkt.csv`` (NYC Open Data's CSV
-    export: WKT in ``the_geom``), ``taxi_zone_lookup.csv``, ``borough_boundaries.geojson`` and
-    ``green_tripdata_2013-08.csv``; plus ``trips_truth.parquet``: each trip's true pickup zone
-    in file order, with the coordinates as written.
+    See :func:`cookbook.datasets.synthetic_city.generate`, which this calls.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    boroughs = build_city(seed)
-    zones = build_zones(boroughs, n_zones=n_zones, seed=seed)
-    write_zone_files(folder, zones, boroughs)
-    trips = simulate_trips(zones, boroughs, n_trips, seed=seed)
-    path = write_green_2013(folder / GREEN_TRIPS, trips)
-    truth = trips[["pickup_longitude", "pickup_latitude", "true_zone", "kind"]].copy()
-    for c in ("pickup_longitude", "pickup_latitude"):  # exactly what a reader parses back
-        truth[c] = _coord(truth[c].to_numpy()).astype(np.float64)
-    with atomic_path(folder / TRUTH) as tmp:
-        truth.to_parquet(tmp, index=False)
-    return path
+    from cookbook.datasets import synthetic_city
+
+    return synthetic_city.generate(folder, n_trips=n_trips, n_zones=n_zones, seed=seed)
 
 
 def prepare(
     source: str = "synthetic",
-    n_trips: int = 1_000_000,
-    seed: int = 8,
+    *,
+    n_trips: int = DEFAULTS["n_trips"],
+    n_zones: int = DEFAULTS["n_zones"],
+    seed: int = DEFAULTS["seed"],
     trips: str = GREEN_TRIPS,
     config: dict | None = None,
-) -> dict[str, Path | None]:
-    """Paths of the zone, borough and trip files for ``source`` (``"synthetic"`` or ``"real"``).
-
-    Keys: ``zones_shp``, ``zones_geojson``, ``zones_wkt`` (synthetic only), ``boroughs``,
-    ``lookup``, ``trips``, ``truth`` (synthetic only). ``trips`` picks the real trip file.
-    """
-    if source == "real":
+) -> NycTaxiFiles:
+    """The zone, borough and trip files for ``source``: ``"synthetic"`` (the city generated
+    once per parameters, cached) or ``"real"`` (``trips`` picks the real trip file). The
+    generator's parameters apply to ``"synthetic"`` only, ``trips`` to ``"real"`` only."""
+    if check_source(source) == "real":
         return fetch_real(trips, config)
-    check_source(source)
-    folder = ensure_generated(
-        NAME, {"n_trips": n_trips, "seed": seed}, generate, config, version=GENERATOR_VERSION
+    params = {"n_trips": n_trips, "n_zones": n_zones, "seed": seed}
+    folder = ensure_generated(NAME, params, generate, config, version=GENERATOR_VERSION)
+    return NycTaxiFiles(
+        zones_shp=folder / ZONES_DIR / ZONES_SHP,
+        zones_geojson=folder / ZONES_GEOJSON,
+        zones_wkt=folder / ZONES_WKT,
+        boroughs=folder / BOROUGHS_GEOJSON,
+        lookup=folder / LOOKUP,
+        trips=folder / GREEN_TRIPS,
+        truth=folder / TRUTH,
+        source=source,
     )
-    return {
-        "zones_shp": folder / ZONES_DIR / ZONES_SHP,
-        "zones_geojson": folder / ZONES_GEOJSON,
-        "zones_wkt": folder / ZONES_WKT,
-        "boroughs": folder / BOROUGHS_GEOJSON,
-        "lookup": folder / LOOKUP,
-        "trips": folder / GREEN_TRIPS,
-        "truth": folder / TRUTH,
-    }

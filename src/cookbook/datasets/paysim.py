@@ -9,19 +9,24 @@ The PaySim log (E. A. Lopez-Rojas et al.; CC BY-SA 4.0) has one row per transact
 :func:`read_spark` reads the CSV with Spark (never through the driver's memory), checks the
 header, and splits malformed rows (unparseable numbers, negative amounts, unknown types) from the
 good ones, so that one bad row is reported rather than fatal. :func:`generate` is a PaySim-like
-simulator written for this project; see its docstring.
+simulator written for this project; see its docstring. :func:`prepare` returns a
+:class:`PaysimFiles` for either source.
 """
 
 from __future__ import annotations
 
 import difflib
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from cookbook.datasets._fetch import DatasetFormatError, DownloadSpec, RemoteFile, fetch
+from cookbook.datasets._fetch import DownloadSpec, RemoteFile, fetch
+from cookbook.datasets._files import check_file_ends_with_newline
 from cookbook.datasets._synthetic import check_source, ensure_generated
+from cookbook.datasets.errors import DatasetFormatError
 from cookbook.io import atomic_open
 
 NAME = "paysim"
@@ -33,6 +38,10 @@ COLUMNS = (
 TYPES = ("CASH_IN", "CASH_OUT", "DEBIT", "PAYMENT", "TRANSFER")
 N_STEPS = 744
 GENERATOR_VERSION = 1
+# The generator's parameters and their defaults (read-only), for generate() and prepare().
+DEFAULTS = MappingProxyType({"n_rows": 500_000, "seed": 11})
+# The mirror's sample that prepare("real") reads unless told otherwise.
+REAL_SAMPLE = "paysim_sample_allfraud_33k.csv"
 
 _SAMPLES = {
     "paysim_head_2688.csv": "7ea257043817bab5dda51c7576f5ea1203044857e7b12eedfccfc5b546a69268",
@@ -60,7 +69,20 @@ SPEC = DownloadSpec(
 )
 
 
-def fetch_real(sample: str = "paysim_sample_allfraud_33k.csv", config: dict | None = None) -> Path:
+@dataclass(frozen=True)
+class PaysimFiles:
+    """What :func:`prepare` returns.
+
+    - ``csv``: the transaction log (read it with :func:`read_spark`): the synthetic
+      ``PS_20174392719_1491204439457_log.csv``, or one of the mirror's real samples;
+    - ``source``: ``"synthetic"`` or ``"real"``.
+    """
+
+    csv: Path
+    source: str
+
+
+def fetch_real(sample: str = REAL_SAMPLE, config: dict | None = None) -> Path:
     """Path to one of the real samples (cache -> ``$COOKBOOK_DATA_MIRROR``; no public URL)."""
     return fetch(SPEC, sample, config=config)
 
@@ -70,12 +92,14 @@ def fetch_real(sample: str = "paysim_sample_allfraud_33k.csv", config: dict | No
 
 def check_header(path: str | Path) -> list[str]:
     """Read the first line and check the columns; raise :class:`DatasetFormatError` naming the
-    file and each missing column (with the closest actual name, for misspellings)."""
+    file and each missing column (with the closest actual name, for misspellings), or saying
+    that the file is cut in the middle of its last row (no final line break: truncated)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"transactions file not found: {path}")
     with open(path, encoding="utf-8", errors="replace") as fh:
         header = [c.strip() for c in fh.readline().rstrip("\r\n").split(",")]
+    check_file_ends_with_newline(path)
     missing = [c for c in COLUMNS if c not in header]
     if missing:
         hints = []
@@ -92,18 +116,26 @@ def read_spark(spark, path: str | Path):
     """Read a PaySim CSV with Spark; return ``(transactions, rejected)`` DataFrames.
 
     ``transactions`` has the PaySim schema (typed). ``rejected`` holds each malformed row as
-    ``line`` plus a ``reason``: a number that does not parse, a negative amount or balance, an
-    unknown ``type``, or a missing value. Both are lazy: nothing is collected to the driver.
+    ``line`` plus a ``reason`` (the first problem found): more or fewer fields than the header,
+    a number that does not parse, a number that is NaN or infinite, a negative amount or
+    balance, a ``step`` outside 1..744, an ``isFraud``/``isFlaggedFraud`` other than 0 or 1, an
+    unknown ``type``, an account name that is not ``C``/``M`` and digits, or a missing value.
+    Both are lazy: nothing is collected to the driver. A file-level problem (missing columns, a
+    last row cut short) raises :class:`DatasetFormatError` at once (see :func:`check_header`).
     """
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType, StructField, StructType
 
     header = check_header(path)
+    corrupt = "_corrupt_record"
     raw = spark.read.csv(
         str(path),
         header=True,
-        schema=StructType([StructField(c, StringType()) for c in header]),
+        schema=StructType(
+            [StructField(c, StringType()) for c in header] + [StructField(corrupt, StringType())]
+        ),
         mode="PERMISSIVE",
+        columnNameOfCorruptRecord=corrupt,
     )
     numeric = {
         "step": "int",
@@ -120,12 +152,31 @@ def read_spark(spark, path: str | Path):
             F.expr(f"try_cast(trim({c}) AS {numeric[c]})").alias(c) if c in numeric else F.col(c)
             for c in COLUMNS
         ],
-        F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in header]).alias("line"),
+        F.coalesce(
+            F.col(corrupt),
+            F.concat_ws(",", *[F.coalesce(F.col(c), F.lit("")) for c in header]),
+        ).alias("line"),
+        F.col(corrupt).isNotNull().alias("_malformed"),
     )
+    doubles = [c for c, kind in numeric.items() if kind == "double"]
     checks = [
+        (
+            F.col("_malformed"),
+            f"the row does not have the header's {len(header)} comma-separated fields",
+        ),
         *[(F.col(c).isNull(), f"{c} is missing or not a number") for c in numeric],
+        *[
+            (F.isnan(c) | (F.abs(c) == float("inf")), f"{c} is not a finite number (NaN/Infinity)")
+            for c in doubles
+        ],
         *[(F.col(c).isNull(), f"{c} is missing") for c in ("type", "nameOrig", "nameDest")],
         (~F.col("type").isin(*TYPES), "type is not one of " + "/".join(TYPES)),
+        (~F.col("step").between(1, N_STEPS), f"step is not an hour from 1 to {N_STEPS}"),
+        *[(~F.col(c).isin(0, 1), f"{c} is not 0 or 1") for c in ("isFraud", "isFlaggedFraud")],
+        *[
+            (~F.col(c).rlike("^[CM][0-9]+$"), f"{c} is not an account name (C or M, then digits)")
+            for c in ("nameOrig", "nameDest")
+        ],
         (F.col("amount") < 0, "amount is negative"),
         *[
             (F.col(c) < 0, f"{c} is negative")
@@ -164,7 +215,7 @@ def _names(rng, prefix: str, n: int) -> np.ndarray:
 
 def simulate(
     n_rows: int,
-    seed: int = 11,
+    seed: int = DEFAULTS["seed"],
     fraud_rate: float = 0.0013,
     no_info_share: dict | None = None,
     empty_share: float = 0.16,
@@ -258,7 +309,9 @@ def simulate(
     )
 
 
-def generate(folder: str | Path, n_rows: int = 500_000, seed: int = 11) -> Path:
+def generate(
+    folder: str | Path, n_rows: int = DEFAULTS["n_rows"], seed: int = DEFAULTS["seed"]
+) -> Path:
     """Write a synthetic PaySim log of ``n_rows`` transactions (the original has 6,362,620).
 
     The simulator, written for this project, keeps PaySim's format and behaviour:
@@ -289,16 +342,17 @@ def generate(folder: str | Path, n_rows: int = 500_000, seed: int = 11) -> Path:
 
 def prepare(
     source: str = "synthetic",
-    n_rows: int = 500_000,
-    seed: int = 11,
-    real_sample: str = "paysim_sample_allfraud_33k.csv",
+    *,
+    n_rows: int = DEFAULTS["n_rows"],
+    seed: int = DEFAULTS["seed"],
+    real_sample: str = REAL_SAMPLE,
     config: dict | None = None,
-) -> Path:
-    """Path to the CSV: ``"synthetic"`` (simulated once per size and seed, cached) or
-    ``"real"`` (one of the mirror's samples)."""
-    if source == "real":
-        return fetch_real(real_sample, config)
-    check_source(source)
+) -> PaysimFiles:
+    """The files for ``source``: ``"synthetic"`` (simulated once per size and seed, cached) or
+    ``"real"`` (``real_sample``, one of the mirror's samples). The generator's parameters are
+    ignored for ``"real"``, ``real_sample`` for ``"synthetic"``."""
+    if check_source(source) == "real":
+        return PaysimFiles(csv=fetch_real(real_sample, config), source=source)
     params = {"n_rows": n_rows, "seed": seed}
     folder = ensure_generated(NAME, params, generate, config, version=GENERATOR_VERSION)
-    return folder / FILENAME
+    return PaysimFiles(csv=folder / FILENAME, source=source)

@@ -10,25 +10,30 @@ words with a tone and pace close to (1).
   Speaking rate scales phoneme durations; intonation scales the pitch contour and loudness.
 - Real data: the Free Spoken Digit Dataset (FSDD, CC BY-SA 4.0), 8 kHz mono 16-bit recordings of
   spoken digits by several speakers; or any folder of the user's own WAV files.
+
+:func:`prepare` returns a :class:`SpeechClipFiles` for any of these.
 """
 
 from __future__ import annotations
 
 import struct
+import warnings
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 from scipy import signal
 from scipy.io import wavfile
 
-from cookbook.datasets._fetch import DatasetFormatError, DownloadSpec, RemoteFile, fetch
+from cookbook.datasets._fetch import DownloadSpec, RemoteFile, fetch
 from cookbook.datasets._synthetic import check_source, ensure_generated
+from cookbook.datasets.errors import DatasetFormatError
 from cookbook.io import atomic_path
 
 NAME = "speech_clips"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: clip 4 is a second take, not a copy of clip 1's noise
 SAMPLE_RATE = 16_000
 CLIP_FILES = (
     "clip1_base.wav",
@@ -36,6 +41,8 @@ CLIP_FILES = (
     "clip3_other_words.wav",
     "clip4_similar.wav",
 )
+# The generator's parameters and their defaults (read-only), for generate() and prepare().
+DEFAULTS = MappingProxyType({"seed": 7, "sample_rate": SAMPLE_RATE})
 
 _FSDD_COMMIT = "26eb9aaf76e81b692f806f9140c2d2777410d7a1"
 _FSDD_SHA256 = {
@@ -62,7 +69,7 @@ _FSDD_SHA256 = {
 }
 
 SPEC = DownloadSpec(
-    name="fsdd",
+    name=NAME,
     title="Free Spoken Digit Dataset (FSDD)",
     homepage="https://github.com/Jakobovski/free-spoken-digit-dataset",
     license="CC BY-SA 4.0 (Z. Jackson et al.)",
@@ -85,14 +92,147 @@ SPEC = DownloadSpec(
 REAL_CLIPS = ("7_jackson_0.wav", "7_theo_0.wav", "1_jackson_0.wav", "7_jackson_1.wav")
 
 
+@dataclass(frozen=True)
+class SpeechClipFiles:
+    """What :func:`prepare` returns.
+
+    - ``clips``: the four WAV files, clip 1 to clip 4 (see the module's docstring for their
+      roles); read each with :func:`load_wav`;
+    - ``source``: ``"synthetic"``, or ``"real"`` (FSDD recordings, or a folder of your own).
+    """
+
+    clips: tuple[Path, ...]
+    source: str
+
+
 # --------------------------------------------------------------------------- reading WAV files
 
 
-def check_wav(path: str | Path) -> Path:
-    """Return ``path`` if it is a file with a RIFF/WAVE header; else raise a clear error.
+@dataclass(frozen=True)
+class WavFormat:
+    """What a WAV file's header says (see :func:`wav_format`)."""
+
+    sample_rate: int
+    channels: int
+    bits: int
+    encoding: str  # "int" (PCM) or "float" (IEEE float)
+    n_frames: int
+
+    def describe(self) -> str:
+        layout = {1: "mono", 2: "stereo"}.get(self.channels, f"{self.channels} channels")
+        kind = "integer PCM" if self.encoding == "int" else "float"
+        return f"{self.bits}-bit {kind} at {self.sample_rate} Hz, {layout}"
+
+    def same_samples(self, other: WavFormat) -> bool:
+        """Same rate and sample type (what DTW on raw waveforms needs); channels may differ."""
+        return (self.sample_rate, self.bits, self.encoding) == (
+            other.sample_rate,
+            other.bits,
+            other.encoding,
+        )
+
+
+_PCM, _FLOAT, _EXTENSIBLE = 1, 3, 0xFFFE
+
+
+def wav_format(path: str | Path) -> WavFormat:
+    """Parse a WAV file's RIFF chunks and check them; return its :class:`WavFormat`.
+
+    Raises :class:`DatasetFormatError` naming the file, the byte offset and what was expected
+    for: no RIFF/WAVE header, bytes after the header that are not RIFF chunks (garbage), a
+    chunk running past the end of the file, a data chunk shorter than it declares (a truncated
+    file: the share of the samples present is given), no ``fmt``/``data`` chunk, a sample
+    format other than integer PCM or IEEE float, an implausible sample rate, channel count or
+    frame size, and an empty data chunk.
+    """
+    path = check_wav(path, _parse=False)
+    bad = f"{path}: unreadable WAV data"
+    data = path.read_bytes()
+    size = len(data)
+    fmt, pos = None, 12
+    while pos + 8 <= size:
+        chunk_id, length = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        if not all(32 <= b < 127 for b in chunk_id):
+            raise DatasetFormatError(
+                f"{bad}: byte {pos}: expected a RIFF chunk id (like b'fmt ' or b'data'), found "
+                f"{chunk_id!r}: the file is corrupt after its header"
+            )
+        body = pos + 8
+        if chunk_id != b"data" and body + length > size:
+            raise DatasetFormatError(
+                f"{bad}: byte {pos}: chunk {chunk_id!r} declares {length:,} bytes but the file "
+                f"ends {size - body:,} bytes later: the file is truncated or corrupt"
+            )
+        if chunk_id == b"fmt ":
+            fmt = _parse_fmt(data[body : body + length], path, pos)
+        elif chunk_id == b"data":
+            if fmt is None:
+                raise DatasetFormatError(
+                    f"{bad}: byte {pos}: the data chunk comes before any 'fmt ' chunk; "
+                    "expected the format first"
+                )
+            rate, channels, bits, encoding, align = fmt
+            available = size - body
+            if length > available:
+                raise DatasetFormatError(
+                    f"{bad}: truncated: the data chunk declares {length:,} bytes of samples but "
+                    f"only {available:,} follow ({available / length:.0%} of the clip); "
+                    "expected the whole clip (copy or download it again)"
+                )
+            if length == 0:
+                raise DatasetFormatError(f"{bad}: the WAV file holds no samples")
+            if length % align:
+                raise DatasetFormatError(
+                    f"{bad}: the data chunk holds {length:,} bytes, not a whole number of "
+                    f"{align}-byte frames; the file is corrupt"
+                )
+            return WavFormat(rate, channels, bits, encoding, length // align)
+        pos = body + length + (length & 1)  # chunks are padded to an even length
+    what = "'fmt ' and 'data' chunks" if fmt is None else "a 'data' chunk"
+    raise DatasetFormatError(
+        f"{bad}: no {what} in its {size:,} bytes; expected a WAV file with a format and samples "
+        "(truncated after the header?)"
+    )
+
+
+def _parse_fmt(body: bytes, path: Path, pos: int):
+    bad = f"{path}: unreadable WAV data"
+    if len(body) < 16:
+        raise DatasetFormatError(
+            f"{bad}: byte {pos}: the 'fmt ' chunk has {len(body)} bytes, expected 16 or more"
+        )
+    tag, channels, rate, _, align, bits = struct.unpack("<HHIIHH", body[:16])
+    if tag == _EXTENSIBLE and len(body) >= 26:
+        tag = struct.unpack("<H", body[24:26])[0]  # the sub-format GUID starts with the tag
+    encoding = {_PCM: "int", _FLOAT: "float"}.get(tag)
+    if encoding is None:
+        raise DatasetFormatError(
+            f"{bad}: sample format tag {tag:#06x} is not supported; expected integer PCM (1) "
+            "or IEEE float (3), e.g. not a compressed (ADPCM, mu-law, MP3) WAV"
+        )
+    allowed = (8, 16, 24, 32, 64) if encoding == "int" else (32, 64)
+    checks = (
+        (1 <= channels <= 64, f"{channels} channels (expected 1..64)"),
+        (1000 <= rate <= 768_000, f"a sample rate of {rate} Hz (expected 1000..768000)"),
+        (bits in allowed, f"{bits}-bit {encoding} samples (expected {allowed})"),
+        (align == channels * bits // 8, f"{align}-byte frames (expected {channels * bits // 8})"),
+    )
+    problems = [text for ok, text in checks if not ok]
+    if problems:
+        raise DatasetFormatError(
+            f"{bad}: byte {pos}: the 'fmt ' chunk declares {'; '.join(problems)}; the header "
+            "is corrupt or not a plain PCM WAV"
+        )
+    return rate, channels, bits, encoding, align
+
+
+def check_wav(path: str | Path, _parse: bool = True) -> Path:
+    """Return ``path`` if it is a complete, readable WAV file; else raise a clear error.
 
     :class:`DatasetFormatError` names the file and what was found instead (scipy's own message,
-    "File format b'...' not understood", does not say which file).
+    "File format b'...' not understood", does not say which file): not a RIFF/WAVE header, a
+    truncated data chunk, garbage after the header, an unsupported sample format (see
+    :func:`wav_format`).
     """
     path = Path(path)
     if not path.is_file():
@@ -103,6 +243,8 @@ def check_wav(path: str | Path) -> Path:
         raise DatasetFormatError(
             f"{path}: not a WAV file (expected a RIFF/WAVE header, found {head[:12]!r})"
         )
+    if _parse:
+        wav_format(path)
     return path
 
 
@@ -111,19 +253,55 @@ def load_wav(path: str | Path) -> tuple[int, np.ndarray]:
 
     Integer PCM keeps its integer scale (e.g. -32768..32767 for 16-bit) so distances compare
     with the original publication's; stereo is averaged to mono. Raises
-    :class:`DatasetFormatError` naming the file when it is not a readable RIFF/WAVE file.
+    :class:`DatasetFormatError` naming the file when it is not a complete, readable RIFF/WAVE
+    file (see :func:`wav_format`) or holds samples that are not finite.
     """
-    path = check_wav(path)
+    path = Path(path)
+    fmt = wav_format(path)
     try:
-        rate, data = wavfile.read(path)
-    except (ValueError, EOFError, OSError, struct.error, wave.Error) as exc:
+        with warnings.catch_warnings():
+            # the chunks were checked above; scipy only warns about chunks it skips (LIST, ...)
+            warnings.simplefilter("ignore", wavfile.WavFileWarning)
+            rate, data = wavfile.read(path)
+    except (ValueError, EOFError, OSError, struct.error, wave.Error, UnboundLocalError) as exc:
         raise DatasetFormatError(f"{path}: unreadable WAV data: {exc}") from exc
     if data.size == 0:
         raise DatasetFormatError(f"{path}: the WAV file holds no samples")
     data = data.astype(np.float64)
+    if fmt.encoding == "float" and not np.isfinite(data).all():
+        at = int(np.flatnonzero(~np.isfinite(data.reshape(len(data), -1)).all(axis=1))[0])
+        raise DatasetFormatError(
+            f"{path}: sample {at} (at {at / rate:.3f} s) is not a finite number; expected "
+            "finite float samples"
+        )
     if data.ndim == 2:
         data = data.mean(axis=1)
     return int(rate), data
+
+
+def check_clip_set(paths) -> list[WavFormat]:
+    """Check that a set of clips can be compared: each a complete WAV, all in one format.
+
+    DTW compares raw samples, so the clips must share one sample rate and one sample type
+    (16-bit integers are not comparable with floats in -1..1 or 32-bit integers). The format
+    most of the clips have is the reference; :class:`DatasetFormatError` names the first clip
+    that differs, its format and the others'. Returns each clip's :class:`WavFormat`.
+    """
+    paths = [Path(p) for p in paths]
+    formats = [wav_format(p) for p in paths]
+    keys = [(f.sample_rate, f.bits, f.encoding) for f in formats]
+    usual = max(keys, key=lambda k: (keys.count(k), -keys.index(k)))
+    reference = formats[keys.index(usual)]
+    for path, fmt in zip(paths, formats, strict=True):
+        if not fmt.same_samples(reference):
+            others = [p.name for p, k in zip(paths, keys, strict=True) if k == usual]
+            raise DatasetFormatError(
+                f"{path}: {fmt.describe()}, but {', '.join(others)} "
+                f"{'is' if len(others) == 1 else 'are'} {reference.describe()}; expected all "
+                "clips in one sample rate and sample format: convert this one (e.g. "
+                "sox in.wav -r RATE -b 16 -e signed-integer out.wav)"
+            )
+    return formats
 
 
 def list_wavs(folder: str | Path) -> list[Path]:
@@ -207,6 +385,7 @@ class Voice:
     intonation: float = 1.0  # scale of the pitch contour's swings
     accent: float = 0.0  # random per-word loudness swings (0 = steady)
     loudness: float = 0.5  # peak amplitude, fraction of full scale
+    prosody_jitter: float = 0.0  # a new take's spread around the shared accents and pitch moves
 
 
 def _resonator(freq: float, bw: float, fs: int) -> tuple[np.ndarray, np.ndarray]:
@@ -248,6 +427,14 @@ def synthesize(
     voiced_amp = np.zeros(n)
     noise_amp = np.zeros(n)
     word_gain = 1 + voice.accent * prosody.uniform(-1, 1, len(words))
+    # another take of the same reading: the intended accents and pitch moves (prosody), each
+    # realised a little differently (drawn only when asked, so other voices keep their stream)
+    take = (
+        (lambda k: 1 + voice.prosody_jitter * rng.normal(size=k))
+        if voice.prosody_jitter
+        else (lambda k: np.ones(k))
+    )
+    word_gain *= take(len(words))
     pos = lead
     bursts: list[tuple[int, int, tuple[float, float], float]] = []
     for (ph, _, w), length in zip(phones, lengths, strict=True):
@@ -283,7 +470,7 @@ def synthesize(
         span = sum(length for (_, _, ww), length in zip(phones, lengths, strict=True) if ww == w)
         if span:
             x = np.linspace(0, np.pi, span)
-            contour[pos : pos + span] += 0.12 * np.sin(x) * prosody.uniform(0.6, 1.4)
+            contour[pos : pos + span] += 0.12 * np.sin(x) * prosody.uniform(0.6, 1.4) * take(1)[0]
         pos += span
     f0 = voice.f0 * np.exp(voice.intonation * contour + 0.005 * rng.standard_normal(n))
     phase = np.cumsum(2 * np.pi * f0 / fs)
@@ -334,16 +521,26 @@ def clip_voices() -> dict[str, tuple[list[list[str]], Voice, int]]:
         ),
         # different words, same voice and pace
         CLIP_FILES[2]: (OTHER_WORDS, base, 2),
-        # same words, tone and pace close to clip 1
+        # a second take of clip 1: the same words and speaker, recorded again, with its own
+        # noise, timing jitter and small variations in pitch, pace, loudness and accents
         CLIP_FILES[3]: (
             BASE_WORDS,
-            Voice(f0=118.5, rate=1.03, unevenness=0.04, intonation=1.03, loudness=0.5),
-            0,  # same room and breath noise as clip 1: only the delivery differs
+            Voice(
+                f0=119.5,
+                rate=1.04,
+                unevenness=0.08,
+                intonation=1.05,
+                loudness=0.53,
+                prosody_jitter=0.15,
+            ),
+            3,
         ),
     }
 
 
-def generate(folder: str | Path, seed: int = 7, sample_rate: int = SAMPLE_RATE) -> list[Path]:
+def generate(
+    folder: str | Path, seed: int = DEFAULTS["seed"], sample_rate: int = DEFAULTS["sample_rate"]
+) -> list[Path]:
     """Write the four synthetic clips (16-bit mono WAV) into ``folder``; return their paths."""
     folder = Path(folder)
     paths = []
@@ -360,22 +557,32 @@ def generate(folder: str | Path, seed: int = 7, sample_rate: int = SAMPLE_RATE) 
 
 def prepare(
     source: str = "synthetic",
-    seed: int = 7,
+    *,
+    seed: int = DEFAULTS["seed"],
+    sample_rate: int = DEFAULTS["sample_rate"],
     audio_dir: str | Path | None = None,
     config: dict | None = None,
-) -> list[Path]:
-    """The four clip paths for ``source``: ``"synthetic"`` (generated once, cached), ``"real"``
-    (FSDD stand-ins, see :data:`REAL_CLIPS`), or ``audio_dir``: the first four WAVs of a folder
-    of your own, sorted by name (clip 1 first)."""
+) -> SpeechClipFiles:
+    """The four clips for ``source``: ``"synthetic"`` (generated once per parameters, cached),
+    ``"real"`` (FSDD stand-ins, see :data:`REAL_CLIPS`), or, whatever ``source`` says,
+    ``audio_dir``: the first four WAVs of a folder of your own, sorted by name (clip 1 first;
+    ``source`` is then ``"real"``). The generator's parameters apply to ``"synthetic"`` only.
+    The four clips are checked (:func:`check_clip_set`): each a complete WAV file, all in one
+    sample rate and sample format; an error names the clip that differs."""
+    check_source(source)
     if audio_dir:
         files = list_wavs(audio_dir)
         if len(files) < 4:
             raise DatasetFormatError(
                 f"{audio_dir}: needs 4 WAV files (clip 1 to 4, sorted by name), found {len(files)}"
             )
-        return files[:4]
+        check_clip_set(files[:4])
+        return SpeechClipFiles(clips=tuple(files[:4]), source="real")
     if source == "real":
-        return fetch_real(config)
-    check_source(source)
-    folder = ensure_generated(NAME, {"seed": seed}, generate, config, version=GENERATOR_VERSION)
-    return [folder / name for name in CLIP_FILES]
+        clips = tuple(fetch_real(config))
+    else:
+        params = {"seed": seed, "sample_rate": sample_rate}
+        folder = ensure_generated(NAME, params, generate, config, version=GENERATOR_VERSION)
+        clips = tuple(folder / name for name in CLIP_FILES)
+    check_clip_set(clips)
+    return SpeechClipFiles(clips=clips, source=source)

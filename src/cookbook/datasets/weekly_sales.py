@@ -8,22 +8,27 @@ products coded P1..P819 (8 codes missing). MIN/MAX are the row's min and max ove
 The synthetic default writes the same file, byte format included, from a seeded simulation with
 planted structure (see :func:`generate`), plus a ``truth.json`` sidecar that names the planted
 groups so that tests and the notebook can check what DTW recovers.
+
+:func:`prepare` returns a :class:`WeeklySalesFiles` for either source.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
 
-from cookbook.datasets._fetch import DatasetFormatError, DownloadSpec, RemoteFile, fetch
+from cookbook.datasets._fetch import DownloadSpec, RemoteFile, fetch
 from cookbook.datasets._files import read_text_table
 from cookbook.datasets._synthetic import check_source, ensure_generated
+from cookbook.datasets.errors import DatasetFormatError
 from cookbook.io import atomic_open, write_json
 
-NAME = "uci_sales_weekly"
+NAME = "weekly_sales"
 FILENAME = "Sales_Transactions_Dataset_Weekly.csv"
 TRUTH_FILE = "truth.json"
 N_WEEKS = 52
@@ -35,6 +40,8 @@ MISSING_CODES = (353, 385, 645, 648, 709, 710, 723, 725)
 N_CODES = 819
 # Bump when generate() changes, so cached synthetic files are regenerated.
 GENERATOR_VERSION = 2
+# The generator's parameters and their defaults (read-only), for generate() and prepare().
+DEFAULTS = MappingProxyType({"seed": 42, "n_followers": 40, "n_flat": 120})
 
 SPEC = DownloadSpec(
     name=NAME,
@@ -62,16 +69,38 @@ CAPACITY_PATTERN = (
 )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class WeeklySalesFiles:
+    """What :func:`prepare` returns.
+
+    - ``csv``: ``Sales_Transactions_Dataset_Weekly.csv`` (read it with :func:`load`);
+    - ``truth``: the synthetic file's ``truth.json`` (planted groups, see :func:`read_truth`);
+      None for the real data;
+    - ``source``: ``"synthetic"`` or ``"real"``.
+    """
+
+    csv: Path
+    truth: Path | None
+    source: str
+
+
 def product_codes() -> list[str]:
     """The 811 product codes of the original, in file order."""
     return [f"P{i}" for i in range(1, N_CODES + 1) if i not in MISSING_CODES]
 
 
-def load(path: str | Path) -> pd.DataFrame:
+def load(path: str | Path, complete: bool = True) -> pd.DataFrame:
     """Read and validate a weekly-sales CSV (original or synthetic).
 
-    Raises :class:`DatasetFormatError` naming the file and the missing or malformed column.
-    Returns the frame with integer week columns, one row per product.
+    Raises :class:`DatasetFormatError` naming the file, the product and what was expected: a
+    missing or malformed column, an empty or duplicate product code, a week count that is not
+    a non-negative whole number, ``MIN``/``MAX`` that are not the row's minimum and maximum,
+    ``Normalized i`` that is not ``(Wi - MIN) / (MAX - MIN)`` to 2 decimals (or not in 0..1),
+    and a file that looks truncated: a last row without its line break (cut mid-row) or, for a
+    file of the original's product codes (P1..P819 without the 8 gaps, as the original and the
+    synthetic files have), a code list that stops early or skips products (cut at a row
+    boundary, or a row deleted). Pass ``complete=False`` to read a deliberate subset of the
+    original's products. Returns the frame with integer week columns, one row per product.
     """
     path = Path(path)
     df, _ = read_text_table(path, "weekly sales file")
@@ -82,6 +111,8 @@ def load(path: str | Path) -> pd.DataFrame:
             f"{path}: missing column(s) {shown}; expected Product_Code, W0..W51, MIN, MAX, "
             "Normalized 0..Normalized 51"
         )
+    if df.empty:
+        raise DatasetFormatError(f"{path}: the file holds a header but no products")
     if (df["Product_Code"].str.strip() == "").any() or df["Product_Code"].duplicated().any():
         dup = df.loc[df["Product_Code"].duplicated(), "Product_Code"].head(3).tolist()
         raise DatasetFormatError(f"{path}: column Product_Code has empty or duplicate codes {dup}")
@@ -105,7 +136,73 @@ def load(path: str | Path) -> pd.DataFrame:
                 f"{df['Product_Code'].iloc[row]} has {df[col].iloc[row]!r}"
             )
         df[col] = values.astype("float64")
+    _check_consistency(df, path)
+    if complete:
+        _check_complete(df["Product_Code"], path)
     return df[COLUMNS]
+
+
+# |Normalized - (W - MIN) / (MAX - MIN)| allowed: the file rounds to 2 decimals (0.005), and
+# spreadsheet rounding of x.xx5 differs from Python's (the original shows both).
+NORMALIZED_TOLERANCE = 0.0051
+
+
+def _check_consistency(df: pd.DataFrame, path: Path) -> None:
+    """MIN/MAX and the Normalized columns must agree with the week columns, row by row."""
+    codes = df["Product_Code"].to_numpy()
+    weeks = df[WEEK_COLUMNS].to_numpy(dtype=np.int64)
+    lo, hi = weeks.min(axis=1), weeks.max(axis=1)
+    for col, expected, what in (("MIN", lo, "minimum"), ("MAX", hi, "maximum")):
+        bad = np.flatnonzero(df[col].to_numpy() != expected)
+        if len(bad):
+            i = int(bad[0])
+            raise DatasetFormatError(
+                f"{path}: product {codes[i]} (data row {i + 1}) has {col} = {df[col].iloc[i]} "
+                f"but the {what} of its W0..W51 is {expected[i]}; expected {col} to be the "
+                f"row's {what} over the weeks ({len(bad)} row(s) disagree)"
+            )
+    norm = df[NORMALIZED_COLUMNS].to_numpy(dtype=np.float64)
+    span = np.where(hi > lo, hi - lo, 1)
+    expected = (weeks - lo[:, None]) / span[:, None]
+    bad = (
+        ~np.isfinite(norm)
+        | (norm < 0)
+        | (norm > 1)
+        | (np.abs(norm - expected) > NORMALIZED_TOLERANCE)
+    )
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        raise DatasetFormatError(
+            f"{path}: product {codes[i]} (data row {i + 1}) has Normalized {j} = "
+            f"{float(norm[i, j])!r} "
+            f"but (W{j} - MIN) / (MAX - MIN) = {expected[i, j]:.2f}; expected the Normalized "
+            f"columns to agree with the week columns, to 2 decimals ({int(bad.sum())} value(s) "
+            "disagree)"
+        )
+
+
+def _check_complete(codes: pd.Series, path: Path) -> None:
+    """A file in the original's product codes must hold all 811 of them, in order."""
+    known = product_codes()
+    position = {code: i for i, code in enumerate(known)}
+    found = codes.str.strip().tolist()
+    if not found or not all(code in position for code in found):
+        return  # not the original's code list: no expectation of completeness to check
+    if len(found) == len(known):
+        return
+    missing = [code for code in known if code not in set(found)]
+    at_end = missing == known[len(found) :]
+    shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
+    where = (
+        f"it ends after product {found[-1]} (data row {len(found)})"
+        if at_end
+        else f"{len(missing)} product(s) are missing ({shown})"
+    )
+    raise DatasetFormatError(
+        f"{path}: {where}, but the original lists {len(known)} products P1..P{N_CODES}: the file "
+        "looks truncated or has lost rows; expected every product of the original (pass "
+        "complete=False to read a deliberate subset)"
+    )
 
 
 def fetch_real(config: dict | None = None, download: bool = True) -> Path:
@@ -140,9 +237,9 @@ def _shift(series: np.ndarray, k: int) -> np.ndarray:
 
 def generate(
     folder: str | Path,
-    seed: int = 42,
-    n_followers: int = 40,
-    n_flat: int = 120,
+    seed: int = DEFAULTS["seed"],
+    n_followers: int = DEFAULTS["n_followers"],
+    n_flat: int = DEFAULTS["n_flat"],
 ) -> Path:
     """Write a synthetic ``Sales_Transactions_Dataset_Weekly.csv`` (and ``truth.json``).
 
@@ -210,12 +307,18 @@ def read_truth(csv_path: str | Path) -> dict | None:
 
 
 def prepare(
-    source: str = "synthetic", seed: int = 42, config: dict | None = None, **generator_args
-) -> Path:
-    """Path to the CSV for ``source`` = ``"synthetic"`` (generated once, cached) or ``"real"``."""
-    if source == "real":
-        return fetch_real(config)
-    check_source(source)
-    params = {"seed": seed, **generator_args}
+    source: str = "synthetic",
+    *,
+    seed: int = DEFAULTS["seed"],
+    n_followers: int = DEFAULTS["n_followers"],
+    n_flat: int = DEFAULTS["n_flat"],
+    config: dict | None = None,
+) -> WeeklySalesFiles:
+    """The files for ``source``: ``"synthetic"`` (generated once per parameters, cached) or
+    ``"real"`` (the original CSV: cache -> ``$COOKBOOK_DATA_MIRROR`` -> UCI). The generator's
+    parameters (see :func:`generate`) are ignored for ``"real"``."""
+    if check_source(source) == "real":
+        return WeeklySalesFiles(csv=fetch_real(config), truth=None, source=source)
+    params = {"seed": seed, "n_followers": n_followers, "n_flat": n_flat}
     folder = ensure_generated(NAME, params, generate, config, version=GENERATOR_VERSION)
-    return folder / FILENAME
+    return WeeklySalesFiles(csv=folder / FILENAME, truth=folder / TRUTH_FILE, source=source)
