@@ -54,8 +54,14 @@ def ch6(r):
     assert r["auc_ci_low"] <= r["heldout_roc_auc"] <= r["auc_ci_high"]
 
 
+# Chapter 7 in smoke mode: four classes, two body styles with two models each. Telling only the
+# styles apart scores 0.5, so 0.6 needs the models of a style told apart too. Measured on this
+# machine (seeds 1, 3, 5, 7): 0.87-0.91 after 24 epochs; 0.38-0.57 after 10, still learning.
+CH7_SMOKE_FLOOR = 0.6
+
+
 def ch7(r):
-    assert r["test_accuracy"] >= 1.6 * r["chance_accuracy"]
+    assert r["test_accuracy"] >= CH7_SMOKE_FLOOR
     assert r["rest_good_after_bad_status"] == 200
     assert 400 <= r["rest_bad_request_min_status"] <= r["rest_bad_request_max_status"] < 500
 

@@ -69,6 +69,17 @@ def test_a_silent_service_times_out_and_is_stopped(tmp_path):
     assert not svc.running()
 
 
+def test_services_added_inside_the_block_are_stopped_too(tmp_path):
+    """A cluster starts its master, then appends each worker to the list it is running."""
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    started: list[Service] = []
+    with running(started):
+        for name in ("master", "worker 1", "worker 2"):
+            started.append(Service(name, sleeper, tmp_path / f"{name}.log").start())
+        assert all(s.running() for s in started)
+    assert not any(s.running() for s in started)
+
+
 @pytest.mark.slow
 def test_serve_model_answers_and_reports_bad_input(tmp_path):
     import mlflow

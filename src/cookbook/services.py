@@ -145,12 +145,13 @@ class Service:
 
 @contextlib.contextmanager
 def running(services: Sequence[Service] | Service) -> Iterator[None]:
-    """Stop ``services`` (last started first) when the block ends, however it ends."""
-    items = [services] if isinstance(services, Service) else list(services)
+    """Stop ``services`` (last started first) when the block ends, however it ends. A list
+    may grow inside the block (a cluster's workers, started one by one): whatever it holds at
+    the end is stopped."""
     try:
         yield
     finally:
-        for service in reversed(items):
+        for service in reversed([services] if isinstance(services, Service) else list(services)):
             service.stop()
 
 
