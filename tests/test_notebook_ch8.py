@@ -79,6 +79,7 @@ def test_ch8_mlflow_has_the_comparison_and_the_maps(ch8):
     } <= names
     html = (executed.parent / "dropoff_hexagons.html").read_text()
     assert "leaflet" in html.lower() and '"dropoffs"' in html
+    assert "cdn.jsdelivr.net" not in html and "code.jquery.com" not in html  # draws offline
     comparison = pd.read_csv(executed.parent / "join_comparison.csv")
     assert comparison["points_per_s"].gt(0).all() and len(comparison) == 7
     import geopandas as gpd

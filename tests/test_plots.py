@@ -1,3 +1,5 @@
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -138,10 +140,28 @@ def test_static_maps(squares):
     assert fig.axes[1].get_xscale() == "log"
 
 
-@pytest.mark.filterwarnings("ignore:CartoDB tiles")  # the HTML is written, never fetched here
-def test_folium_maps(squares):
+def test_folium_maps_work_offline(squares):
+    """Saved or shown inline, a map carries Leaflet and d3 itself and links no CDN (a browser
+    draws it offline: tests/test_book.py); only the tiles come from the tile server."""
     pytest.importorskip("folium")
-    html = plots.folium_choropleth(squares, "LocationID", "trips", [0.5, 1], "pickups").get_root()
-    assert "pickups" in html.render()
-    fmap = plots.folium_cells(squares, "trips", [0.5, 1], "per cell", ["name", "trips"])
-    assert "per cell" in fmap.get_root().render()
+    choropleth = plots.folium_choropleth(squares, "LocationID", "trips", [0.5, 1], "pickups")
+    cells = plots.folium_cells(squares, "trips", [0.5, 1], "per cell", ["name", "trips"])
+    for fmap, caption in ((choropleth, "pickups"), (cells, "per cell")):
+        for page in (fmap.get_root().render(), fmap._repr_html_()):
+            assert caption in page
+            assert "data:text/javascript;base64," in page and "data:text/css;base64," in page
+            links = re.findall(r'(?:src|href)=(?:"|&quot;)(https?://[^"&]+)', page)
+            assert links == [], links
+
+
+def test_offline_html_inlines_what_it_ships_and_keeps_what_it_does_not_know():
+    page = (
+        '<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"></script>'
+        '<script src="https://code.jquery.com/jquery-3.7.1.min.js"></script>'
+        '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.css"/>'
+        '<script src="https://example.org/other.js"></script>'
+    )
+    out = plots.offline_html(page)
+    assert "jquery" not in out and "cdn.jsdelivr" not in out
+    assert out.count("data:text/javascript;base64,") == 1 and "data:text/css;base64," in out
+    assert '<script src="https://example.org/other.js"></script>' in out

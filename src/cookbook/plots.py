@@ -11,6 +11,7 @@ matplotlib (and folium, for the HTML maps) are imported when a function is calle
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -313,12 +314,65 @@ def accuracy_vs_speed(resolutions, agreement, exact_agreement, exact_label, meth
     return fig
 
 
+# Folium's pages load Leaflet, jQuery, Bootstrap, Font Awesome and more from six CDN hosts, so
+# offline (a laptop on a plane, a book read from disk) a map is a blank page. The maps here use
+# only Leaflet and, for the colour legend, d3: both ship with the package (cookbook/assets, with
+# their licences) and are inlined as data: URLs; the CDN links nothing here uses are dropped.
+_ASSETS = {
+    "leaflet.js": "leaflet-1.9.3/leaflet.js",
+    "leaflet.css": "leaflet-1.9.3/leaflet.css",
+    "d3.min.js": "d3-3.5.5/d3.min.js",
+}
+_UNUSED = ("jquery", "bootstrap", "awesome-markers", "fontawesome", "awesome.rotate")
+_LINK = re.compile(r'<(script|link)\b[^>]*?(?:src|href)="(https?://[^"]+)"[^>]*>(?:\s*</script>)?')
+
+
+def offline_html(page: str) -> str:
+    """``page`` (a rendered folium map) with Leaflet and d3 inlined and the unused CDN links
+    removed. Links it does not know stay, so a test can find them. Map tiles still come from
+    the tile server: offline the background stays blank while the layers and legend draw."""
+    import base64
+    from pathlib import Path
+
+    assets = Path(__file__).parent / "assets"
+
+    def replace(match: re.Match) -> str:
+        tag, url = match.group(1), match.group(2)
+        name = url.rsplit("/", 1)[-1]
+        if name in _ASSETS:
+            mime = "text/css" if name.endswith(".css") else "text/javascript"
+            data = base64.b64encode((assets / _ASSETS[name]).read_bytes()).decode()
+            uri = f"data:{mime};base64,{data}"
+            return (f'<link rel="stylesheet" href="{uri}"/>' if tag == "link"
+                    else f'<script src="{uri}"></script>')  # fmt: skip
+        if any(word in url.lower() for word in _UNUSED):
+            return ""
+        return match.group(0)
+
+    return _LINK.sub(replace, page)
+
+
+def _offline_map(**kwargs):
+    """A ``folium.Map`` whose page (saved, or shown in a notebook) works offline. (Tiles from
+    OpenStreetMap: xyzservices now marks CARTO's basemaps as needing an API key.)"""
+    import branca.element
+    import folium
+
+    class OfflineFigure(branca.element.Figure):
+        def render(self, **render_kwargs) -> str:
+            return offline_html(super().render(**render_kwargs))
+
+    fmap = folium.Map(**kwargs)
+    fmap.add_to(OfflineFigure())
+    return fmap
+
+
 def folium_choropleth(frame, key: str, column: str, centre, legend: str, zoom=10):
     """An interactive choropleth (folium) of a GeoDataFrame, coloured by ``column`` and joined
     to its GeoJSON features on the property ``key``."""
     import folium
 
-    fmap = folium.Map(location=centre, zoom_start=zoom, tiles="cartodbpositron")
+    fmap = _offline_map(location=centre, zoom_start=zoom, tiles="OpenStreetMap")
     folium.Choropleth(
         geo_data=frame.to_json(),
         data=frame,
@@ -343,7 +397,7 @@ def folium_cells(
 
     colours = branca.colormap.linear.viridis.scale(0, float(frame[column].quantile(clip)))
     colours.caption = caption
-    fmap = folium.Map(location=centre, zoom_start=zoom, tiles="cartodbpositron")
+    fmap = _offline_map(location=centre, zoom_start=zoom, tiles="OpenStreetMap")
     folium.GeoJson(
         frame.to_json(),
         style_function=lambda f: {
