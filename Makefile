@@ -29,10 +29,11 @@ UV_COMPILE  = $(UV) pip compile --quiet --no-config --python-version 3.11 \
 # Where ruff formats (and `make lint` checks the format): the notebooks' code cells too.
 RUFF_FORMAT_PATHS := src tests benchmarks notebooks
 
-.PHONY: help setup lock run test test-fast bench ui lab lint format strip clean distclean
+.PHONY: help setup lock run book test test-fast bench ui lab lint format strip clean distclean
 
 help:
 	@echo "make run        set up, then execute every notebook on the embedded data and summarise (EDITION=ko: the Korean edition)"
+	@echo "make book       set up, then the executed notebooks as an HTML book, English and Korean (build/book/html)"
 	@echo "make test       set up, then run the unit and notebook smoke tests"
 	@echo "make test-fast  set up, then run the quick unit tests only (no notebooks, Spark or servers)"
 	@echo "make lab        set up, then JupyterLab on the notebooks: http://127.0.0.1:$(LAB_PORT)/lab"
@@ -110,6 +111,13 @@ EDITION ?= en
 run: setup
 	$(BIN)/python -m cookbook.runner --language $(EDITION) $(CHAPTERS)
 
+# The book, offline, from the notebooks `make run` executed (output/<chapter>/): both languages
+# into build/book/html/. BOOK_ARGS=--smoke-missing first executes, in smoke mode, any chapter
+# that has no executed notebook; CHAPTERS="1 8" builds those chapters only.
+BOOK_ARGS ?=
+book: setup
+	$(BIN)/python -m cookbook.book $(BOOK_ARGS) $(CHAPTERS)
+
 # Everything except the chapters at full settings (marker `full`, minutes each): run those with
 # `make test TEST_MARKERS=full`, or everything with TEST_MARKERS="".
 # Also left out by default: marker `modes`, every chapter again over Spark Connect and on a
@@ -158,7 +166,7 @@ strip: setup
 	$(BIN)/nbstripout notebooks/*.ipynb notebooks/ko/*.ipynb
 
 clean:
-	rm -rf output mlruns .pytest_cache .ruff_cache
+	rm -rf output build mlruns .pytest_cache .ruff_cache
 	find data -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
 	find . -name __pycache__ -type d -prune -not -path "./$(VENV)/*" -exec rm -rf {} +
 
