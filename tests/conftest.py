@@ -58,6 +58,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
+def pytest_terminal_summary(terminalreporter):
+    """Print what tests recorded as ``record_property("summary", text)`` (how many pages the
+    browser checked, ...): shown in the CI log even for passing tests and with xdist workers."""
+    lines = [
+        f"{report.nodeid.split('::')[-1]}: {value}"
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "summary"
+    ]
+    if lines:
+        terminalreporter.section("summaries")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory) -> Path:
     """A private root for cache, MLflow store and outputs, shared by the whole session."""

@@ -119,9 +119,8 @@ def test_landing_page_maps_the_book_chapter_and_says_how_the_page_ran(built):
     for fact in (book_chapter.title, book_chapter.authors, book_chapter.date, book_chapter.number):
         assert fact in landing
     assert book.DEPARTURES[CH1.key]["en"].split()[0] in landing
-    assert re.search(
-        r"Built \d{4}-\d\d-\d\d from commit \w+.*; outputs from smoke-mode runs", landing
-    )
+    footer = r"Built \d{4}-\d\d-\d\d from commit \w+.*; outputs from smoke-mode runs on embedded"
+    assert re.search(footer + r"\s+synthetic data", landing)
     page = " ".join(_parse(html / "en" / "01_dtw_background.html").text)
     ran = nbformat.read(executed, as_version=4).metadata.papermill.end_time[:10]
     assert f"executed on {ran}: smoke mode" in page and "embedded synthetic data" in page
@@ -258,7 +257,7 @@ def _map_layers(browser) -> list[int]:
 
 
 @pytest.mark.browser
-def test_every_page_of_the_book_in_a_real_browser(built, browser, artifacts):
+def test_every_page_of_the_book_in_a_real_browser(built, browser, artifacts, record_property):
     html, pages, _ = built
     checked = 0
     for lang, files in pages.items():
@@ -276,7 +275,11 @@ def test_every_page_of_the_book_in_a_real_browser(built, browser, artifacts):
                 browser.execute_script("arguments[0].scrollIntoView()", target)
                 browser.save_screenshot(str(artifacts / f"book-{lang}-{page.stem}.png"))
             checked += 1
-    print(f"browser: {checked} pages checked in {sorted(pages)}; screenshots in {artifacts}")
+    record_property(
+        "summary",
+        f"{checked} pages of the book checked in headless Chromium ({', '.join(sorted(pages))});"
+        f" screenshots in {artifacts}",
+    )
     assert checked == sum(len(files) for files in pages.values()) >= 2 * 4
 
 

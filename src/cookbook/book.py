@@ -54,7 +54,7 @@ _TEXT = {
         "ran": "This page is the notebook as executed on {date}: {mode}, {data} data.",
         "smoke": "smoke mode (`SMOKE = True`: reduced sizes, as in the tests)",
         "full": "full settings (`make run`)",
-        "footer": "Built {date} from commit {commit}{dirty}; outputs from {runs}.",
+        "footer": "Built {date} from commit {commit}{dirty}; outputs from {runs} on {data} data.",
         "dirty": " (with uncommitted changes)",
         "runs": {
             "smoke": "smoke-mode runs",
@@ -78,7 +78,7 @@ _TEXT = {
         "ran": "이 페이지는 {date}에 실행된 노트북입니다: {mode}, {data} 데이터.",
         "smoke": "스모크 모드(`SMOKE = True`: 테스트처럼 줄인 크기)",
         "full": "전체 설정(`make run`)",
-        "footer": "{date}, 커밋 {commit}{dirty}에서 빌드했습니다. 출력: {runs}.",
+        "footer": "{date}, 커밋 {commit}{dirty}에서 빌드했습니다. 출력: {data} 데이터의 {runs}.",
         "dirty": "(커밋하지 않은 변경 포함)",
         "runs": {
             "smoke": "스모크 모드 실행",
@@ -91,8 +91,14 @@ _TEXT = {
         ),
     },
 }
-_DATA = {"en": {"synthetic": "embedded synthetic", "real": "original"},
-         "ko": {"synthetic": "내장 합성", "real": "원본"}}  # fmt: skip
+_DATA = {
+    "en": {
+        "synthetic": "embedded synthetic",
+        "real": "original",
+        "mixed": "synthetic and original",
+    },
+    "ko": {"synthetic": "내장 합성", "real": "원본", "mixed": "합성 및 원본"},
+}
 
 # Where each notebook departs from its book chapter, stated from the notebooks' own text.
 DEPARTURES: dict[str, dict[str, str]] = {
@@ -418,6 +424,8 @@ def build(
     commit, dirty = _commit(Path(config["root"]))
     modes = {p.smoke for p in pages}
     runs = "mixed" if len(modes) > 1 else ("smoke" if modes == {True} else "full")
+    sources = {p.data_source for p in pages}
+    data = sources.pop() if len(sources) == 1 else "mixed"
     staging = build_dir / "html.new"
     shutil.rmtree(staging, ignore_errors=True)
     built: dict[str, list[Path]] = {}
@@ -434,7 +442,7 @@ def build(
         t = _TEXT[lang]
         footer = html.escape(t["footer"].format(
             date=dt.date.today().isoformat(), commit=commit, dirty=t["dirty"] if dirty else "",
-            runs=t["runs"][runs]))  # fmt: skip
+            runs=t["runs"][runs], data=_DATA[lang].get(data, data)))  # fmt: skip
         (src / "conf.py").write_text(
             _CONF.format(title=_TEXT[lang]["title"], lang=lang, footer=footer),
             encoding="utf-8",
