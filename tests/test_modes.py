@@ -70,6 +70,7 @@ def connect(tmp_path_factory):
         pytest.MonkeyPatch.context() as mp,
     ):
         mp.setenv("COOKBOOK__SPARK__REMOTE", server.url)
+        mp.delenv("COOKBOOK__SPARK__MASTER", raising=False)
         _tracking_env(mp, tracking)
         yield root, server, tracking
     assert not server.running() and not tracking.running()
@@ -99,6 +100,9 @@ def cluster(tmp_path_factory):
         pytest.MonkeyPatch.context() as mp,
     ):
         mp.setenv("COOKBOOK__SPARK__MASTER", spark_cluster.master_url)
+        # both fixtures live until the module ends: without this, a cluster test that runs after
+        # the Connect tests would still go to the Connect server
+        mp.delenv("COOKBOOK__SPARK__REMOTE", raising=False)
         mp.setenv("COOKBOOK__SPARK__DRIVER_MEMORY", "2g")
         _tracking_env(mp, tracking)
         yield root, spark_cluster, tracking

@@ -49,3 +49,54 @@ def test_the_same_calls_work_over_spark_connect(tmp_path, monkeypatch):
             assert any("tasks done" in line for line in lines[:-1])
         finally:
             spark.stop()
+
+
+@pytest.mark.connect
+@pytest.mark.slow
+def test_the_spark_flavour_logs_and_loads_over_spark_connect(tmp_path, monkeypatch):
+    """MLflow's Spark flavour copies models through the JVM gateway a Connect client lacks;
+    inside tracking.spark_flavour a pipeline logs to an MLflow server (mlflow-artifacts: store)
+    and loads back over Connect with the same predictions."""
+    import mlflow
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+    from pyspark.sql import SparkSession
+
+    from cookbook import services
+    from cookbook.tracking import pinned, spark_flavour
+
+    classic = SparkSession.getActiveSession()
+    if classic is not None:
+        classic.stop()
+    with (
+        services.spark_connect_server(tmp_path / "connect", master="local[2]") as server,
+        services.mlflow_server(tmp_path / "mlflow") as tracking,
+    ):
+        monkeypatch.setenv("COOKBOOK__SPARK__REMOTE", server.url)
+        monkeypatch.setenv("MLFLOW_DFS_TMP", str(tmp_path / "dfs"))  # where the server writes
+        previous = mlflow.get_tracking_uri()
+        mlflow.set_tracking_uri(tracking.url)
+        spark = cspark.get_spark("connect-flavour", config=None)
+        try:
+            rows = [(float(i), float(i % 3), float(i > 9)) for i in range(20)]
+            frame = spark.createDataFrame(rows, ["x", "y", "label"])
+            model = Pipeline(
+                stages=[VectorAssembler(inputCols=["x", "y"], outputCol="features"),
+                        LogisticRegression(maxIter=20)]
+            ).fit(frame)  # fmt: skip
+            mlflow.set_experiment("connect-flavour")
+            with mlflow.start_run(), spark_flavour(spark):
+                info = mlflow.spark.log_model(
+                    model, artifact_path="pipeline", pip_requirements=pinned("pyspark")
+                )
+                assert info.model_uri
+            with spark_flavour(spark):
+                loaded = mlflow.spark.load_model(info.model_uri)
+            expected = [r.prediction for r in model.transform(frame).collect()]
+            assert [r.prediction for r in loaded.transform(frame).collect()] == expected
+            files = {a.path for a in mlflow.MlflowClient().list_artifacts(info.run_id)}
+            assert files  # the run's artifacts are on the server's store
+        finally:
+            spark.stop()
+            mlflow.set_tracking_uri(previous)

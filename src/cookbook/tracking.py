@@ -183,3 +183,61 @@ def pinned(*distributions: str) -> list[str]:
         except metadata.PackageNotFoundError:
             raise ValueError(f"pinned: {name!r} is not installed in this environment") from None
     return out
+
+
+class _SharedFiles:
+    """What MLflow's Spark flavour asks of ``mlflow.spark._HadoopFileSystem``, done with plain
+    file operations. The real class drives Hadoop's FileSystem through the JVM gateway of a
+    classic session, which a Spark Connect client does not have (the JVM is the server's)."""
+
+    @staticmethod
+    def _local(path: str) -> str:
+        return path.removeprefix("file://").removeprefix("file:")
+
+    @classmethod
+    def copy_to_local_file(cls, src: str, dst: str, remove_src: bool) -> None:
+        import shutil
+
+        (shutil.move if remove_src else shutil.copytree)(cls._local(src), dst)
+
+    @classmethod
+    def maybe_copy_from_uri(cls, src_uri: str, dst_path: str, local_model_path=None) -> str:
+        from mlflow.tracking.artifact_utils import _download_artifact_from_uri
+
+        return os.path.abspath(local_model_path or _download_artifact_from_uri(src_uri))
+
+    @classmethod
+    def delete(cls, path: str) -> None:
+        import shutil
+
+        shutil.rmtree(cls._local(path), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def spark_flavour(spark) -> Iterator[None]:
+    """Let ``mlflow.spark.log_model`` and ``load_model`` work on any session: in classic mode
+    this does nothing; over Spark Connect it fills in what MLflow 3's Spark flavour lacks there.
+
+    The flavour moves a saved model between Spark's file system and the local disk through the
+    JVM gateway of a classic session, which a Connect client does not have, and first tries to
+    write straight into the artifact store, which fails on the server for an
+    ``mlflow-artifacts:`` store without falling back. Inside this block the moves are plain file
+    copies and the model always goes through a local folder, then to the store by the tracking
+    client. That needs the Connect server and this process to share a file system (the same
+    machine, as on a laptop and in the tests, or a shared mount); MLflow's ``dfs_tmpdir``
+    (``MLFLOW_DFS_TMP``, default ``/tmp/mlflow``) is where the server writes.
+    """
+    from cookbook.spark import is_connect
+
+    if not is_connect(spark):
+        yield
+        return
+    from unittest import mock
+
+    import mlflow.spark
+
+    with (
+        mock.patch.object(mlflow.spark, "_HadoopFileSystem", _SharedFiles),
+        mock.patch.object(mlflow.spark, "_maybe_save_model", lambda *args, **kwargs: False),
+    ):
+        yield
