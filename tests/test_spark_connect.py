@@ -8,6 +8,17 @@ from cookbook import spark as cspark
 pytestmark = pytest.mark.unit
 
 
+@pytest.fixture(autouse=True)
+def no_classic_session():
+    """Stop another test's classic session in this pytest worker: get_spark refuses to mix the
+    two kinds, as it would in a notebook kernel."""
+    from pyspark.sql import SparkSession
+
+    classic = SparkSession.getActiveSession()
+    if classic is not None:
+        classic.stop()
+
+
 @pytest.mark.connect
 @pytest.mark.slow
 def test_the_same_calls_work_over_spark_connect(tmp_path, monkeypatch):
@@ -15,14 +26,10 @@ def test_the_same_calls_work_over_spark_connect(tmp_path, monkeypatch):
     pandas UDF work there as in classic mode."""
     import time
 
-    from pyspark.sql import SparkSession
     from pyspark.sql.functions import pandas_udf
 
     from cookbook import services
 
-    classic = SparkSession.getActiveSession()
-    if classic is not None:  # another test's session in this pytest worker; get_spark refuses
-        classic.stop()  # to mix the two kinds, as it would in a notebook kernel
     with services.spark_connect_server(tmp_path, master="local[2]") as server:
         monkeypatch.setenv("COOKBOOK__SPARK__REMOTE", server.url)
         spark = cspark.get_spark("connect-test", config=None)
@@ -61,14 +68,10 @@ def test_the_spark_flavour_logs_and_loads_over_spark_connect(tmp_path, monkeypat
     from pyspark.ml import Pipeline
     from pyspark.ml.classification import LogisticRegression
     from pyspark.ml.feature import VectorAssembler
-    from pyspark.sql import SparkSession
 
     from cookbook import services
     from cookbook.tracking import pinned, spark_flavour
 
-    classic = SparkSession.getActiveSession()
-    if classic is not None:
-        classic.stop()
     with (
         services.spark_connect_server(tmp_path / "connect", master="local[2]") as server,
         services.mlflow_server(tmp_path / "mlflow") as tracking,

@@ -11,6 +11,7 @@ matplotlib (and folium, for the HTML maps) are imported when a function is calle
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -327,22 +328,28 @@ _UNUSED = ("jquery", "bootstrap", "awesome-markers", "fontawesome", "awesome.rot
 _LINK = re.compile(r'<(script|link)\b[^>]*?(?:src|href)="(https?://[^"]+)"[^>]*>(?:\s*</script>)?')
 
 
+@functools.cache
+def _data_uri(name: str) -> str:
+    """A shipped asset as a ``data:`` URI, read and encoded once per process (every render of
+    every map, saved or shown, inlines the same few hundred kilobytes)."""
+    import base64
+    from pathlib import Path
+
+    mime = "text/css" if name.endswith(".css") else "text/javascript"
+    data = (Path(__file__).parent / "assets" / _ASSETS[name]).read_bytes()
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
 def offline_html(page: str) -> str:
     """``page`` (a rendered folium map) with Leaflet and d3 inlined and the unused CDN links
     removed. Links it does not know stay, so a test can find them. Map tiles still come from
     the tile server: offline the background stays blank while the layers and legend draw."""
-    import base64
-    from pathlib import Path
-
-    assets = Path(__file__).parent / "assets"
 
     def replace(match: re.Match) -> str:
         tag, url = match.group(1), match.group(2)
         name = url.rsplit("/", 1)[-1]
         if name in _ASSETS:
-            mime = "text/css" if name.endswith(".css") else "text/javascript"
-            data = base64.b64encode((assets / _ASSETS[name]).read_bytes()).decode()
-            uri = f"data:{mime};base64,{data}"
+            uri = _data_uri(name)
             return (f'<link rel="stylesheet" href="{uri}"/>' if tag == "link"
                     else f'<script src="{uri}"></script>')  # fmt: skip
         if any(word in url.lower() for word in _UNUSED):
