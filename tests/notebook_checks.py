@@ -70,6 +70,8 @@ def ch8(r):
     assert r["n_trips"] == 30_000 and r["spark_vs_geopandas_mismatches"] == 0
     assert r["exact_true_zone_share"] >= 0.999 and r["h3_refined_agreement"] == 1.0
     assert r["h3_agreement_r7"] < r["h3_agreement_r8"] < r["h3_agreement_r9"] < 1
+    assert r["ndvi_pixel_count_mismatches"] == 0 and r["ndvi_zone_max_abs_error"] < 0.02
+    assert r.get("postgis_agreement", 1.0) == 1.0  # when a PostGIS server could start
 
 
 CHECKS = {

@@ -63,6 +63,43 @@ def test_ch8_h3_agreement_rises_with_resolution(ch8):
     assert r["h3_r9_borough_count_Manhattan"] == pytest.approx(manhattan, rel=0.1)
 
 
+def test_ch8_ndvi_per_borough_matches_the_planted_scene(ch8):
+    """The generated scene's truth (each zone's NDVI over its clear pixels before the sensor
+    noise), summed per borough here, against what the notebook computed from the files."""
+    from cookbook.datasets import landsat, nyc_taxi
+
+    _, r = ch8
+    zones_file = nyc_taxi.prepare("synthetic", n_trips=30_000, seed=8).zones_shp
+    truth = pd.read_csv(landsat.prepare("synthetic", zones_file=zones_file).truth)
+    per_borough = truth.groupby("borough")[["ndvi_sum", "clear_pixels"]].sum()
+    expected = per_borough["ndvi_sum"] / per_borough["clear_pixels"]
+    assert len(expected) == 5
+    for borough, value in expected.items():
+        assert r[f"ndvi_mean_{borough.replace(' ', '_')}"] == pytest.approx(value, abs=0.002)
+    # the planted order (Manhattan greyest, Staten Island greenest) comes back out
+    assert r["ndvi_mean_Manhattan"] < r["ndvi_mean_Brooklyn"] < r["ndvi_mean_Staten_Island"]
+    assert r["ndvi_pixel_count_mismatches"] == 0
+    assert r["ndvi_zone_max_abs_error"] < 0.02
+    # masking matters: averaging clouds and shadows in is far off somewhere
+    assert r["ndvi_zone_max_abs_error_unmasked"] > 10 * r["ndvi_zone_max_abs_error"]
+    assert r["ndvi_zones_no_data"] == int((truth["clear_pixels"] == 0).sum())
+    assert 0 < r["ndvi_masked_share"] < 0.3
+    assert r["raster_windows"] > 1 and "generated" in r["raster_source"]
+
+
+@pytest.mark.postgis
+def test_ch8_postgis_join_over_jdbc_agrees_with_spark(ch8):
+    from cookbook import postgis
+
+    _, r = ch8
+    available, why = postgis.can_start()
+    if not available:
+        assert "postgis_agreement" not in r
+        pytest.skip(f"the notebook skipped its PostGIS section: {why}")
+    assert r["postgis_sample"] == 5_000  # the smoke sample, every row read back
+    assert r["postgis_agreement"] == 1.0
+
+
 def test_ch8_mlflow_has_the_comparison_and_the_maps(ch8):
     executed, r = ch8
     run = mlflow_run(r)
@@ -76,6 +113,9 @@ def test_ch8_mlflow_has_the_comparison_and_the_maps(ch8):
         "pickups_per_zone.png",
         "join_comparison.csv",
         "timings.csv",
+        "ndvi_scene.png",
+        "ndvi_per_zone.png",
+        "ndvi_per_zone.csv",
     } <= names
     html = (executed.parent / "dropoff_hexagons.html").read_text()
     assert "leaflet" in html.lower() and '"dropoffs"' in html
@@ -115,3 +155,7 @@ def test_ch8_on_the_real_zones_boroughs_and_green_taxi_month(sandbox):
             r[f"borough_count_{name}"], rel=0.1
         )
     assert r["h3_agreement_r7"] < r["h3_agreement_r9"]
+    # no real Landsat scene in the mirror: one is generated over the real zones, and said so
+    assert "no real Landsat scene" in r["raster_source"]
+    assert r["ndvi_pixel_count_mismatches"] == 0 and r["ndvi_zone_max_abs_error"] < 0.02
+    assert r.get("postgis_agreement", 1.0) == 1.0

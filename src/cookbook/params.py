@@ -270,6 +270,13 @@ class Geospatial(Params):
     REFINE_RESOLUTION: Annotated[int, Field(ge=0, le=15)]
     MAP_RESOLUTION: Annotated[int, Field(ge=0, le=15)]
     UDF_SAMPLE: Positive
+    LANDSAT_SCENE: str  # a folder; "" for the mirror's, else a generated scene
+    RASTER_WINDOW: Annotated[int, Field(ge=64, le=8192)]
+    POSTGIS_SAMPLE: Annotated[int, Field(ge=0)]
 
     def smoke(self):
-        return {"N_TRIPS": min(self.N_TRIPS, 30_000), "UDF_SAMPLE": min(self.UDF_SAMPLE, 1_000)}
+        return {
+            "N_TRIPS": min(self.N_TRIPS, 30_000),
+            "UDF_SAMPLE": min(self.UDF_SAMPLE, 1_000),
+            "POSTGIS_SAMPLE": min(self.POSTGIS_SAMPLE, 5_000),
+        }

@@ -299,6 +299,31 @@ def choropleth(frame, column: str, label: str, title: str, cmap="YlOrRd", outlin
     return fig
 
 
+def raster(image, bounds, title, label, outline=None, cmap="RdYlGn", vmin=-0.4, vmax=0.9):
+    """A single-band raster (``image``, NaN drawn grey) over ``bounds`` (left, bottom, right,
+    top, in the raster's CRS), with ``outline`` (a GeoDataFrame in the same CRS) on top."""
+    import matplotlib
+
+    fig, ax = _subplots(figsize=(7, 7))
+    colours = matplotlib.colormaps[cmap].copy()
+    colours.set_bad("lightgrey")  # masked: fill, cloud, shadow
+    left, bottom, right, top = bounds
+    shown = ax.imshow(
+        np.ma.masked_invalid(image),
+        extent=(left, right, bottom, top),
+        cmap=colours,
+        vmin=vmin,
+        vmax=vmax,
+        interpolation="nearest",
+    )
+    if outline is not None:
+        outline.boundary.plot(ax=ax, color="black", linewidth=0.4)
+    fig.colorbar(shown, ax=ax, shrink=0.6, label=label)
+    ax.set_title(title)
+    ax.set_axis_off()
+    return fig
+
+
 def accuracy_vs_speed(resolutions, agreement, exact_agreement, exact_label, methods, speeds):
     """Chapter 8's trade-off: agreement with the exact join per H3 resolution, against the
     exact H3 variant (left); points per second of every method, log scale (right)."""

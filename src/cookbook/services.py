@@ -79,6 +79,8 @@ class Service:
     env: dict[str, str] = field(default_factory=dict, repr=False)
     url: str = ""  # where it answers, when it is a server
     process: subprocess.Popen | None = field(default=None, repr=False)
+    stop_signal: int = signal.SIGTERM  # the polite signal (PostgreSQL: SIGINT, a fast shutdown)
+    user: str | None = None  # run as this user (root only: PostgreSQL refuses to run as root)
 
     def start(self) -> Service:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +92,7 @@ class Service:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: stopped with all it starts
+                user=self.user,
             )
         return self
 
@@ -128,10 +131,11 @@ class Service:
             time.sleep(0.3)
 
     def stop(self, grace: float = 15.0) -> None:
-        """SIGTERM the process group, then SIGKILL what is left after ``grace`` seconds."""
+        """``stop_signal`` (SIGTERM) to the process group, then SIGKILL what is left after
+        ``grace`` seconds."""
         if self.process is None or self.process.poll() is not None:
             return
-        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for sig, wait in ((self.stop_signal, grace), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(self.process.pid, sig)
             except ProcessLookupError:
@@ -390,6 +394,10 @@ def spark_connect_server(
     ]
     for key, value in settings.items():
         args += ["--conf", f"{key}={value}"]
+    from cookbook.postgis import jdbc_driver_jar
+
+    if jdbc_driver_jar():  # JDBC reads run in the server: it needs the driver (chapter 8)
+        args += ["--jars", str(jdbc_driver_jar())]
     args.append("spark-internal")
     server = Service(
         name="spark connect server",

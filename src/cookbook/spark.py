@@ -115,6 +115,13 @@ def _runtime_setting(key: str) -> bool:
     return key.startswith("spark.sql.")
 
 
+def _jdbc_jar() -> str | None:
+    from cookbook.postgis import jdbc_driver_jar
+
+    jar = jdbc_driver_jar()
+    return str(jar) if jar else None
+
+
 def get_spark(app_name: str | None = None, config: dict | None = None, **extra_conf: str):
     """Return the active SparkSession, or build one from configuration.
 
@@ -125,7 +132,9 @@ def get_spark(app_name: str | None = None, config: dict | None = None, **extra_c
     ``spark.log_level`` from its first line (``spark.log4j_config``).
 
     ``extra_conf`` adds Spark settings (dotted names, ``**{"spark.x": "y"}``); on an already
-    running session only the ``spark.sql.*`` ones can still be applied, and are.
+    running session only the ``spark.sql.*`` ones can still be applied, and are. A classic
+    session gets the PostgreSQL JDBC driver in ``spark.jars`` when it is installed
+    (:func:`cookbook.postgis.jdbc_driver_jar`), for chapter 8's PostGIS section.
     """
     from pyspark.sql import SparkSession
 
@@ -181,6 +190,9 @@ def get_spark(app_name: str | None = None, config: dict | None = None, **extra_c
             f"-Dlog4j2.configurationFile={uri} -Dcookbook.log.level={level}"
         )
     settings.update(conf)
+    jar = _jdbc_jar()
+    if jar:  # the PostgreSQL JDBC driver (chapter 8's PostGIS section), when it is installed
+        settings["spark.jars"] = ",".join(filter(None, [settings.get("spark.jars"), jar]))
     for key, value in settings.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -1,0 +1,216 @@
+"""The Landsat scene reader and generator (chapter 8's raster source)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cookbook.datasets import DatasetFormatError, DatasetUnavailableError, landsat
+
+pytestmark = pytest.mark.unit
+
+
+def _square(lon, lat, size):
+    return [
+        [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+    ]
+
+
+@pytest.fixture(scope="module")
+def zones_file(tmp_path_factory):
+    """Four square zones in two boroughs, 2.5 km apart, on land near Staten Island's latitude."""
+    folder = tmp_path_factory.mktemp("zones")
+    features = []
+    for i, (lon, lat, borough) in enumerate(
+        [
+            (-74.00, 40.70, "Manhattan"),
+            (-73.97, 40.70, "Manhattan"),
+            (-74.00, 40.73, "Staten Island"),
+            (-73.97, 40.73, "Staten Island"),
+        ],
+        start=1,
+    ):
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"OBJECTID": i, "LocationID": i, "zone": f"z{i}", "borough": borough},
+                "geometry": {"type": "Polygon", "coordinates": _square(lon, lat, 0.025)},
+            }
+        )
+    path = folder / "zones.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def scene_dir(zones_file, tmp_path_factory):
+    return landsat.generate(tmp_path_factory.mktemp("scene"), zones_file, seed=3, clouds=2)
+
+
+def _copy_scene(scene_dir, tmp_path):
+    target = tmp_path / "scene"
+    shutil.copytree(scene_dir, target)
+    return target
+
+
+def test_generated_scene_has_the_collection_2_layout(scene_dir):
+    import rasterio
+
+    scene = landsat.find_scene(scene_dir)
+    assert scene.product_id == landsat.PRODUCT_ID and scene.generated
+    assert scene.red.name.endswith("_SR_B4.TIF") and scene.nir.name.endswith("_SR_B5.TIF")
+    assert (scene.scale, scene.offset) == (2.75e-05, -0.2)  # read back from the MTL.txt
+    grid = landsat.check_scene(scene)
+    assert grid["crs"].to_epsg() == 32618 and grid["transform"].a == 30.0
+    with rasterio.open(scene.red) as src:
+        dn = src.read(1)
+        assert src.nodata == 0 and src.profile["tiled"]
+    with rasterio.open(scene.qa) as src:
+        qa = src.read(1)
+    assert ((dn == 0) == (qa == landsat.FILL)).all()  # the nodata wedge, in both
+    assert 0 < (qa == landsat.FILL).mean() < 0.2
+    values = set(np.unique(qa))
+    assert {landsat.QA_CLEAR_LAND, landsat.QA_WATER, landsat.QA_CLOUD} <= values
+    # reflectance of water and land in the ranges the generator plants
+    refl = dn.astype(float) * scene.scale + scene.offset
+    assert abs(np.median(refl[qa == landsat.QA_WATER]) - landsat.WATER_SR[0]) < 0.01
+
+
+def test_truth_is_each_zones_clear_pixel_ndvi(scene_dir, zones_file):
+    truth = pd.read_csv(scene_dir / landsat.TRUTH)
+    assert list(truth["LocationID"]) == [1, 2, 3, 4]
+    assert (truth["clear_pixels"] <= truth["zone_pixels"]).all()
+    from cookbook.datasets import nyc_taxi
+
+    zones = nyc_taxi.read_zones(zones_file).to_crs(landsat.CRS)
+    assert truth["zone_pixels"].to_numpy() == pytest.approx(zones.area / 900, rel=0.01)
+    ok = truth["clear_pixels"] > 0
+    assert truth.loc[ok, "ndvi_mean"].between(0.1, 0.9).all()
+    assert truth.loc[~ok, "ndvi_mean"].isna().all()  # no clear pixel: no NDVI, not 0
+
+
+def test_ndvi_from_windows_matches_the_truth(scene_dir, zones_file):
+    """The chapter's computation without Spark: windows, mask, rasterised zones, bincount."""
+    from rasterio import features
+
+    from cookbook.datasets import nyc_taxi
+
+    scene = landsat.find_scene(scene_dir)
+    grid = landsat.check_scene(scene)
+    zones = nyc_taxi.read_zones(zones_file).to_crs(grid["crs"])
+    tiles = landsat.windows(grid, 64)
+    assert (tiles["width"] * tiles["height"]).sum() == grid["width"] * grid["height"]
+    sums, counts = np.zeros(5), np.zeros(5)
+    for w in tiles.itertuples():
+        red, nir, qa, transform = landsat.read_window(
+            scene, w.col_off, w.row_off, w.width, w.height
+        )
+        zone = features.rasterize(
+            zip(zones.geometry, zones["LocationID"], strict=True), red.shape, transform=transform
+        )
+        ok = (zone > 0) & landsat.clear(qa)
+        sums += np.bincount(zone[ok], landsat.ndvi(red, nir)[ok], minlength=5)
+        counts += np.bincount(zone[ok], minlength=5)
+    truth = pd.read_csv(scene_dir / landsat.TRUTH).set_index("LocationID")
+    assert (counts[1:] == truth["clear_pixels"].to_numpy()).all()
+    measured = sums[1:] / np.where(counts[1:] > 0, counts[1:], np.nan)
+    assert np.nanmax(np.abs(measured - truth["ndvi_mean"].to_numpy())) < 0.01
+
+
+def test_qa_mask_drops_fill_cloud_shadow_and_cloud_edges():
+    qa = np.array(
+        [
+            landsat.QA_CLEAR_LAND,
+            landsat.QA_WATER,
+            landsat.QA_CLOUD,
+            landsat.QA_SHADOW,
+            landsat.QA_DILATED,
+            landsat.FILL,
+        ],
+        dtype=np.uint16,
+    )
+    assert landsat.clear(qa).tolist() == [True, True, False, False, False, False]
+    assert np.isnan(landsat.ndvi(np.array([0.0]), np.array([0.0])))[0]
+
+
+def test_a_band_without_crs_is_refused(scene_dir, tmp_path):
+    import rasterio
+
+    folder = _copy_scene(scene_dir, tmp_path)
+    nir = landsat.find_scene(folder).nir
+    with rasterio.open(nir) as src:
+        data, profile = src.read(1), src.profile
+    profile.pop("crs")
+    nir.unlink()
+    with rasterio.open(nir, "w", **profile) as dst:
+        dst.write(data, 1)
+    with pytest.raises(DatasetFormatError, match=r"_SR_B5\.TIF: the GeoTIFF has no CRS"):
+        landsat.check_scene(landsat.find_scene(folder))
+
+
+def test_bands_on_different_grids_are_refused(scene_dir, tmp_path):
+    import rasterio
+    from rasterio.transform import Affine
+
+    folder = _copy_scene(scene_dir, tmp_path)
+    qa = landsat.find_scene(folder).qa
+    with rasterio.open(qa) as src:
+        data, profile = src.read(1), src.profile
+    profile["transform"] = profile["transform"] @ Affine.translation(1, 0)  # one pixel east
+    with rasterio.open(qa, "w", **profile) as dst:
+        dst.write(data, 1)
+    with pytest.raises(DatasetFormatError, match=r"QA_PIXEL\.TIF: its grid differs .*transform"):
+        landsat.check_scene(landsat.find_scene(folder))
+
+
+def test_wrong_band_type_missing_band_and_two_scenes_are_refused(scene_dir, tmp_path):
+    import rasterio
+
+    folder = _copy_scene(scene_dir, tmp_path)
+    red = landsat.find_scene(folder).red
+    with rasterio.open(red) as src:
+        data, profile = src.read(1), src.profile
+    profile["dtype"] = "float32"
+    with rasterio.open(red, "w", **profile) as dst:
+        dst.write(data.astype("float32"), 1)
+    with pytest.raises(DatasetFormatError, match=r"_SR_B4\.TIF: 1 band\(s\) of float32"):
+        landsat.check_scene(landsat.find_scene(folder))
+    other = folder / red.name.replace("20230817", "20230902")
+    shutil.copy(red, other)
+    with pytest.raises(DatasetFormatError, match="2 scenes"):
+        landsat.find_scene(folder)
+    other.unlink()
+    landsat.find_scene(folder).qa.unlink()
+    with pytest.raises(DatasetFormatError, match="_QA_PIXEL.TIF missing"):
+        landsat.find_scene(folder)
+
+
+def test_mtl_without_reflectance_factors_is_refused(scene_dir, tmp_path):
+    folder = _copy_scene(scene_dir, tmp_path)
+    (folder / f"{landsat.PRODUCT_ID}_MTL.txt").write_text("GROUP = LANDSAT_METADATA_FILE\nEND\n")
+    with pytest.raises(DatasetFormatError, match="REFLECTANCE_MULT_BAND_4"):
+        landsat.find_scene(folder)
+
+
+def test_real_source_without_a_scene(zones_file, tmp_path):
+    config = {"data": {"cache_dir": str(tmp_path / "cache"), "mirror": None}}
+    with pytest.raises(DatasetUnavailableError, match="no Landsat Collection 2 Level-2 files"):
+        landsat.prepare("real", zones_file=zones_file, folder=tmp_path, config=config)
+    # no folder and no mirror: a generated scene, and the description says so
+    scene = landsat.prepare("real", zones_file=zones_file, clouds=1, config=config)
+    assert scene.generated and "no real Landsat scene" in scene.description
+    assert "planted, not observed" in scene.description
+
+
+def test_windows_tile_the_grid_without_overlap():
+    tiles = landsat.windows({"width": 1000, "height": 700}, 256)
+    covered = np.zeros((700, 1000), int)
+    for w in tiles.itertuples():
+        covered[w.row_off : w.row_off + w.height, w.col_off : w.col_off + w.width] += 1
+    assert (covered == 1).all() and len(tiles) == 4 * 3
+    with pytest.raises(ValueError, match="window size 8"):
+        landsat.windows({"width": 10, "height": 10}, 8)
