@@ -122,15 +122,30 @@ book: setup
 # `make test TEST_MARKERS=full`, or everything with TEST_MARKERS="".
 # Also left out by default: marker `modes`, every chapter again over Spark Connect and on a
 # standalone cluster (tests/test_modes.py, about an hour): `make test TEST_MARKERS=modes`.
-TEST_MARKERS ?= not full and not modes
+DEFAULT_MARKERS := not full and not modes
+TEST_MARKERS ?= $(DEFAULT_MARKERS)
 # Two pytest-xdist workers; a test file runs on one worker, and each chapter's notebook tests
 # are one file (tests/test_notebook_ch*.py), so a chapter's notebook runs once.
 # TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
+# Plain `make test` runs in two steps: everything but the book on the xdist workers, the notebook
+# tests leaving each chapter's executed smoke run in $(TEST_EXECUTED); then the book test, which
+# builds every chapter's page from those runs (no chapter executed twice) and checks them in
+# Chromium. With other TEST_MARKERS or any PYTEST_ARGS: one pytest run (the book: chapter 1).
+TEST_EXECUTED := $(CURDIR)/build/test-executed
+PYTEST_XDIST   = $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder \
-	  $(if $(TEST_MARKERS),-m "$(TEST_MARKERS)") $(PYTEST_ARGS)
+ifeq ($(TEST_MARKERS)|$(strip $(PYTEST_ARGS)),$(DEFAULT_MARKERS)|)
+	rm -rf $(TEST_EXECUTED)
+	COOKBOOK_TEST_EXECUTED=$(TEST_EXECUTED) $(PYTEST_XDIST) -m "$(TEST_MARKERS)" \
+	  --ignore=tests/test_book.py
+	COOKBOOK_TEST_EXECUTED=$(TEST_EXECUTED) $(BIN)/python -m pytest -m "$(TEST_MARKERS)" \
+	  tests/test_book.py
+else
+	$(PYTEST_XDIST) $(if $(TEST_MARKERS),-m "$(TEST_MARKERS)") $(PYTEST_ARGS)
+endif
 
 # Quick tier: no notebooks, no Spark session or cluster, no servers, nothing marked slow.
 FAST_MARKERS := not notebook and not spark and not cluster and not connect and not postgis \

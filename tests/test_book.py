@@ -1,9 +1,11 @@
 """`make book`: the executed notebooks as a static HTML book in both languages, offline.
 
-Chapter 1 is executed in smoke mode (the cheapest chapter, with figures and tables) and the
-book is built from it; the HTML is then checked as a reader's browser would load it: every
-image is there and decodes, every internal link resolves, nothing is fetched from the network,
-and each page says how its notebook ran."""
+Under `make test` the notebook tests leave each chapter's executed smoke run in
+``$COOKBOOK_TEST_EXECUTED`` and this file runs after them, so the book holds every chapter.
+Run on its own, chapter 1 is executed in smoke mode (the cheapest chapter, with figures and
+tables) and the book is built from it. The HTML is then checked as a reader's browser would
+load it: every image is there and decodes, every internal link resolves, nothing is fetched from
+the network, and each page says how its notebook ran."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import nbformat
 import pytest
+from notebook_run import EXECUTED_ENV
 from PIL import Image
 
 from cookbook import book, runner
@@ -47,11 +50,13 @@ def _parse(page: Path) -> _Refs:
     return parser
 
 
-# `make test` builds chapter 1 only; COOKBOOK_TEST_BOOK_CHAPTERS="1 6 8" adds chapter 6's heat
-# map and chapter 8's maps (a few minutes more), whose pages the browser test then screenshots.
+# Run on its own, chapter 1 only; COOKBOOK_TEST_BOOK_CHAPTERS="1 6 8" adds chapter 6's heat map
+# and chapter 8's maps (executed here first: a few minutes more), whose pages the browser test
+# then screenshots. Under `make test`, every chapter, from the notebook tests' runs.
 BOOK_CHAPTERS = [
     chapter(int(c)) for c in os.environ.get("COOKBOOK_TEST_BOOK_CHAPTERS", "1").split()
 ]
+EXECUTED = os.environ.get(EXECUTED_ENV)
 # pages to screenshot, and what to scroll into view first (JavaScript returning an element)
 SCREENSHOTS = {
     "01_dtw_background": "return document.querySelector('.cell_output img');",
@@ -65,13 +70,28 @@ SCREENSHOTS = {
 }
 
 
+def _previous_runs() -> Path | None:
+    """The notebook tests' executed runs, when they left one for every chapter."""
+    if not EXECUTED:
+        return None
+    folder = Path(EXECUTED)
+    if all((folder / ch.key / ch.notebook).is_file() for ch in CHAPTERS):
+        return folder
+    return None
+
+
 @pytest.fixture(scope="module")
 def built(sandbox):
-    out = sandbox / "book-runs"
-    chapters = [CH1, *(ch for ch in BOOK_CHAPTERS if ch != CH1)]
-    executed = [runner.execute(ch, out, {"SMOKE": True})[0] for ch in chapters]
+    out = _previous_runs()
+    if out is not None:
+        chapters = list(CHAPTERS)
+    else:
+        out = sandbox / "book-runs"
+        chapters = [CH1, *(ch for ch in BOOK_CHAPTERS if ch != CH1)]
+        for ch in chapters:
+            runner.execute(ch, out, {"SMOKE": True})
     pages = book.build(sandbox / "book", out, chapters)
-    return sandbox / "book" / "html", pages, executed[0]
+    return sandbox / "book" / "html", pages, out / CH1.key / CH1.notebook
 
 
 def test_both_languages_build_every_page(built):
