@@ -101,8 +101,10 @@ def test_ch7_real_sample_photos_go_through_the_served_model(sandbox, mirror):
 @pytest.mark.full
 def test_ch7_default_settings_learn_fine_grained_models_and_augmentation_helps(sandbox):
     """The default run: fine-grained classes near the book's accuracy, and augmentation on the
-    fly measurably better than the same training without it (about 10 minutes)."""
+    fly measurably better than the same training without it (about 6 minutes). Measured
+    2026-11-29: 0.870 with augmentation, 0.667 without (100 images per class, 40 epochs); with
+    150 per class and 30 epochs, 0.897 and 0.815."""
     _, r = execute("07-car-classification", sandbox, "default", SMOKE=False)
     assert r["n_classes"] == 12
     assert 0.75 <= r["test_accuracy"] <= 0.95
-    assert r["test_accuracy"] >= r["no_augmentation_test_accuracy"] + 0.03
+    assert r["test_accuracy"] >= r["no_augmentation_test_accuracy"] + 0.05

@@ -88,7 +88,7 @@ def test_ch8_ndvi_per_borough_matches_the_planted_scene(ch8):
 
 
 @pytest.mark.postgis
-def test_ch8_postgis_join_over_jdbc_agrees_with_spark(ch8):
+def test_ch8_postgis_join_over_jdbc_agrees_with_spark(ch8, record_property):
     from cookbook import postgis
 
     _, r = ch8
@@ -98,6 +98,11 @@ def test_ch8_postgis_join_over_jdbc_agrees_with_spark(ch8):
         pytest.skip(f"the notebook skipped its PostGIS section: {why}")
     assert r["postgis_sample"] == 5_000  # the smoke sample, every row read back
     assert r["postgis_agreement"] == 1.0
+    record_property(
+        "summary",
+        f"chapter 8: PostGIS over JDBC agrees with the Spark join on {r['postgis_sample']:,} "
+        f"pickups ({why})",
+    )
 
 
 def test_ch8_mlflow_has_the_comparison_and_the_maps(ch8):

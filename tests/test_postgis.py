@@ -28,11 +28,13 @@ def server(tmp_path_factory):
 
 
 @needs_server
-def test_throwaway_server_starts_with_postgis_and_leaves_nothing(tmp_path):
+def test_throwaway_server_starts_with_postgis_and_leaves_nothing(tmp_path, record_property):
     db = postgis.start_throwaway(tmp_path)
     folder, pid = db._folder, db._server.pid
     assert db.host == "127.0.0.1" and db.password and db.password not in db.url
-    assert db.scalar("SELECT postgis_lib_version()").startswith("3.")
+    version = db.scalar("SELECT postgis_full_version()")
+    assert version.startswith('POSTGIS="3.')
+    record_property("summary", f"throwaway PostgreSQL server at {db.url}: {version[:40]}")
     # the server listens on loopback only
     assert db.scalar("SHOW listen_addresses") == "127.0.0.1"
     db.close()
