@@ -137,46 +137,41 @@ def test_qa_mask_drops_fill_cloud_shadow_and_cloud_edges():
     assert np.isnan(landsat.ndvi(np.array([0.0]), np.array([0.0])))[0]
 
 
-def test_a_band_without_crs_is_refused(scene_dir, tmp_path):
+def _damaged_scene(scene_dir, tmp_path, band: str, change):
+    """A copy of the scene whose ``band`` file is rewritten with ``change(profile)``."""
     import rasterio
 
     folder = _copy_scene(scene_dir, tmp_path)
-    nir = landsat.find_scene(folder).nir
-    with rasterio.open(nir) as src:
+    path = getattr(landsat.find_scene(folder), band)
+    with rasterio.open(path) as src:
         data, profile = src.read(1), src.profile
-    profile.pop("crs")
-    nir.unlink()
-    with rasterio.open(nir, "w", **profile) as dst:
-        dst.write(data, 1)
+    change(profile)
+    path.unlink()
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data.astype(profile["dtype"]), 1)
+    return folder
+
+
+def test_a_band_without_crs_is_refused(scene_dir, tmp_path):
+    folder = _damaged_scene(scene_dir, tmp_path, "nir", lambda profile: profile.pop("crs"))
     with pytest.raises(DatasetFormatError, match=r"_SR_B5\.TIF: the GeoTIFF has no CRS"):
         landsat.check_scene(landsat.find_scene(folder))
 
 
 def test_bands_on_different_grids_are_refused(scene_dir, tmp_path):
-    import rasterio
     from rasterio.transform import Affine
 
-    folder = _copy_scene(scene_dir, tmp_path)
-    qa = landsat.find_scene(folder).qa
-    with rasterio.open(qa) as src:
-        data, profile = src.read(1), src.profile
-    profile["transform"] = profile["transform"] @ Affine.translation(1, 0)  # one pixel east
-    with rasterio.open(qa, "w", **profile) as dst:
-        dst.write(data, 1)
+    def one_pixel_east(profile):
+        profile["transform"] = profile["transform"] @ Affine.translation(1, 0)
+
+    folder = _damaged_scene(scene_dir, tmp_path, "qa", one_pixel_east)
     with pytest.raises(DatasetFormatError, match=r"QA_PIXEL\.TIF: its grid differs .*transform"):
         landsat.check_scene(landsat.find_scene(folder))
 
 
 def test_wrong_band_type_missing_band_and_two_scenes_are_refused(scene_dir, tmp_path):
-    import rasterio
-
-    folder = _copy_scene(scene_dir, tmp_path)
+    folder = _damaged_scene(scene_dir, tmp_path, "red", lambda p: p.update(dtype="float32"))
     red = landsat.find_scene(folder).red
-    with rasterio.open(red) as src:
-        data, profile = src.read(1), src.profile
-    profile["dtype"] = "float32"
-    with rasterio.open(red, "w", **profile) as dst:
-        dst.write(data.astype("float32"), 1)
     with pytest.raises(DatasetFormatError, match=r"_SR_B4\.TIF: 1 band\(s\) of float32"):
         landsat.check_scene(landsat.find_scene(folder))
     other = folder / red.name.replace("20230817", "20230902")

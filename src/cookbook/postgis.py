@@ -16,8 +16,8 @@ Where the server comes from, in order:
    with the password from ``$COOKBOOK_POSTGIS_PASSWORD``; never from a notebook or ``conf/``
    (the settings refuse a URL that carries one);
 2. otherwise a **throwaway cluster**: ``initdb`` into a temporary folder, ``postgres`` on
-   127.0.0.1 at a free port with a random password (scram-sha-256) and its socket in that
-   folder, ``CREATE EXTENSION postgis``; :meth:`Database.close` (or the end of the process)
+   127.0.0.1 at a free port with a random password (scram-sha-256), TCP only (no Unix
+   socket), ``CREATE EXTENSION postgis``; :meth:`Database.close` (or the end of the process)
    stops it and removes the folder. It needs the PostgreSQL server binaries and PostGIS
    (Debian/Ubuntu: ``apt-get install postgresql postgis``; ``.ci/run`` installs
    ``postgresql-15-postgis-3`` when it runs as root). As root, the server runs as the
@@ -40,6 +40,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -293,7 +294,7 @@ def start_throwaway(root: str | os.PathLike | None = None, timeout: float = 60) 
                 "-E",
                 "UTF8",
                 "--locale=C",
-            ],  # fmt: skip
+            ],
             check=True,
             capture_output=True,
             text=True,
@@ -312,16 +313,16 @@ def start_throwaway(root: str | os.PathLike | None = None, timeout: float = 60) 
             str(data),
             "-p",
             str(port),
-            "-k",
-            str(folder),
             "-c",
             f"listen_addresses={LOOPBACK}",
             "-c",
-            "fsync=off",
-        ],  # fmt: skip
+            "unix_socket_directories=",  # TCP only: no socket file, whatever the path length
+            "-c",
+            "fsync=off",  # a throwaway database: durability buys nothing
+        ],
         log_path=log,
         url=f"postgresql://{LOOPBACK}:{port}",
-        stop_signal=2,  # SIGINT: a fast shutdown, open sessions or not
+        stop_signal=signal.SIGINT,  # a fast shutdown, open sessions or not
         user=as_user,
     ).start()
     db = Database(
