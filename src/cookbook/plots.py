@@ -427,7 +427,9 @@ def folium_cells(
     import branca.colormap
     import folium
 
-    colours = branca.colormap.linear.viridis.scale(0, float(frame[column].quantile(clip)))
+    top = float(frame[column].quantile(clip))
+    # five labels: ten five-digit counts overlap on a 450-pixel legend
+    colours = branca.colormap.linear.viridis.scale(0, top, max_labels=5)
     colours.caption = caption
     fmap = _offline_map(location=centre, zoom_start=zoom, tiles="OpenStreetMap")
     folium.GeoJson(
