@@ -71,13 +71,18 @@ SCREENSHOTS = {
 
 
 def _previous_runs() -> Path | None:
-    """The notebook tests' executed runs, when they left one for every chapter."""
+    """The notebook tests' executed runs (``make test``), which must hold every chapter: a
+    book of fewer chapters would pass while checking less than it claims."""
     if not EXECUTED:
         return None
     folder = Path(EXECUTED)
-    if all((folder / ch.key / ch.notebook).is_file() for ch in CHAPTERS):
-        return folder
-    return None
+    missing = [ch.key for ch in CHAPTERS if not (folder / ch.key / ch.notebook).is_file()]
+    if missing:
+        pytest.fail(
+            f"{EXECUTED_ENV}={folder} lacks the executed notebooks of {', '.join(missing)}: "
+            "their notebook tests did not run (or failed) in the first pytest run"
+        )
+    return folder
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ def _square(lon, lat, size):
 
 @pytest.fixture(scope="module")
 def zones_file(tmp_path_factory):
-    """Four square zones in two boroughs, 2.5 km apart, on land near Staten Island's latitude."""
+    """Four square zones (0.025 degrees a side, 0.005 degrees apart) in two boroughs."""
     folder = tmp_path_factory.mktemp("zones")
     features = []
     for i, (lon, lat, borough) in enumerate(
@@ -121,20 +121,56 @@ def test_ndvi_from_windows_matches_the_truth(scene_dir, zones_file):
     assert np.nanmax(np.abs(measured - truth["ndvi_mean"].to_numpy())) < 0.01
 
 
-def test_qa_mask_drops_fill_cloud_shadow_and_cloud_edges():
-    qa = np.array(
-        [
-            landsat.QA_CLEAR_LAND,
-            landsat.QA_WATER,
-            landsat.QA_CLOUD,
-            landsat.QA_SHADOW,
-            landsat.QA_DILATED,
-            landsat.FILL,
-        ],
-        dtype=np.uint16,
-    )
-    assert landsat.clear(qa).tolist() == [True, True, False, False, False, False]
+def test_qa_mask_drops_fill_cloud_cirrus_shadow_snow_and_cloud_edges():
+    # QA_PIXEL values as USGS scenes carry them (Landsat 8-9 C2 L2 product guide): clear land,
+    # clear water, high-confidence cloud, shadow (with the clear bit set), high-confidence
+    # cirrus (clear bit set too), snow, dilated cloud, fill
+    qa = np.array([21824, 21952, 22280, 23888, 54596, 30048, 21762, 1], dtype=np.uint16)
+    assert landsat.clear(qa).tolist() == [True, True] + [False] * 6
+    assert landsat.QA_CLEAR_LAND == 21824 and landsat.QA_CLOUD == 22280
     assert np.isnan(landsat.ndvi(np.array([0.0]), np.array([0.0])))[0]
+
+
+def test_reflectance_outside_the_valid_range_is_no_data():
+    scene = landsat.LandsatScene("x", *(3 * [None]))
+    dn = np.array([0, 7000, 7273, 20000, 43636, 50000], dtype=np.uint16)
+    refl = landsat.reflectance(dn, scene)
+    assert np.isnan(refl[[0, 1, 5]]).all()  # no data, negative reflectance, saturated
+    assert refl[2] == pytest.approx(0.0, abs=1e-4) and refl[4] == pytest.approx(1.0, abs=1e-4)
+    # dark water with a slightly negative red would otherwise give an NDVI far outside [-1, 1]
+    assert np.isnan(landsat.ndvi(landsat.reflectance(np.array([7000]), scene), np.array([0.012])))[
+        0
+    ]
+
+
+def test_landsat_9_and_l2sr_products_are_found(scene_dir, tmp_path):
+    folder = tmp_path / "l9"
+    folder.mkdir()
+    product = "LC09_L2SR_014032_20240620_20240622_02_T1"
+    for src in sorted(scene_dir.glob(f"{landsat.PRODUCT_ID}_*")):
+        shutil.copy(src, folder / src.name.replace(landsat.PRODUCT_ID, product))
+    scene = landsat.find_scene(folder)
+    assert scene.product_id == product and scene.qa.name == f"{product}_QA_PIXEL.TIF"
+    assert not scene.generated  # no truth file: treated as a real scene
+    landsat.check_scene(scene)
+
+
+def test_mtl_factors_come_from_the_surface_reflectance_group(scene_dir, tmp_path):
+    folder = _copy_scene(scene_dir, tmp_path)
+    # a real Level-2 MTL also holds the Level-1 TOA factors under the same names, first here
+    (folder / f"{landsat.PRODUCT_ID}_MTL.txt").write_text(
+        "GROUP = LANDSAT_METADATA_FILE\n"
+        "  GROUP = LEVEL1_RADIOMETRIC_RESCALING\n"
+        "    REFLECTANCE_MULT_BAND_4 = 2.0000E-05\n    REFLECTANCE_ADD_BAND_4 = -0.100000\n"
+        "    REFLECTANCE_MULT_BAND_5 = 2.0000E-05\n    REFLECTANCE_ADD_BAND_5 = -0.100000\n"
+        "  END_GROUP = LEVEL1_RADIOMETRIC_RESCALING\n"
+        "  GROUP = LEVEL2_SURFACE_REFLECTANCE_PARAMETERS\n"
+        "    REFLECTANCE_MULT_BAND_4 = 2.75E-05\n    REFLECTANCE_ADD_BAND_4 = -0.200000\n"
+        "    REFLECTANCE_MULT_BAND_5 = 2.75E-05\n    REFLECTANCE_ADD_BAND_5 = -0.200000\n"
+        "  END_GROUP = LEVEL2_SURFACE_REFLECTANCE_PARAMETERS\nEND_GROUP = LANDSAT_METADATA_FILE\n"
+    )
+    scene = landsat.find_scene(folder)
+    assert (scene.scale, scene.offset) == (2.75e-05, -0.2)
 
 
 def _damaged_scene(scene_dir, tmp_path, band: str, change):
@@ -193,7 +229,7 @@ def test_mtl_without_reflectance_factors_is_refused(scene_dir, tmp_path):
 
 def test_real_source_without_a_scene(zones_file, tmp_path):
     config = {"data": {"cache_dir": str(tmp_path / "cache"), "mirror": None}}
-    with pytest.raises(DatasetUnavailableError, match="no Landsat Collection 2 Level-2 files"):
+    with pytest.raises(DatasetUnavailableError, match="no Landsat 8/9 Collection 2 Level-2 files"):
         landsat.prepare("real", zones_file=zones_file, folder=tmp_path, config=config)
     # no folder and no mirror: a generated scene, and the description says so
     scene = landsat.prepare("real", zones_file=zones_file, clouds=1, config=config)

@@ -92,7 +92,7 @@ def test_ch8_postgis_join_over_jdbc_agrees_with_spark(ch8, record_property):
     from cookbook import postgis
 
     _, r = ch8
-    available, why = postgis.can_start()
+    available, why = postgis.can_run()
     if not available:
         assert "postgis_agreement" not in r
         pytest.skip(f"the notebook skipped its PostGIS section: {why}")

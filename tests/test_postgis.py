@@ -29,15 +29,17 @@ def server(tmp_path_factory):
 
 @needs_server
 def test_throwaway_server_starts_with_postgis_and_leaves_nothing(tmp_path, record_property):
-    db = postgis.start_throwaway(tmp_path)
-    folder, pid = db._folder, db._server.pid
-    assert db.host == "127.0.0.1" and db.password and db.password not in db.url
-    version = db.scalar("SELECT postgis_full_version()")
-    assert version.startswith('POSTGIS="3.')
-    record_property("summary", f"throwaway PostgreSQL server at {db.url}: {version[:40]}")
-    # the server listens on loopback only
-    assert db.scalar("SHOW listen_addresses") == "127.0.0.1"
-    db.close()
+    with postgis.start_throwaway(tmp_path) as db:
+        folder, pid = db._folder, db._server.pid
+        assert db.host == "127.0.0.1" and db.password and db.password not in db.url
+        version = db.scalar("SELECT postgis_full_version()")
+        assert version.startswith('POSTGIS="3.')
+        record_property("summary", f"throwaway PostgreSQL server at {db.url}: {version[:40]}")
+        # loopback only, over TCP only; the server process sees none of our variables
+        assert db.scalar("SHOW listen_addresses") == "127.0.0.1"
+        assert db.scalar("SHOW unix_socket_directories") == ""
+        environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+        assert not [v for v in environ if v.startswith((b"COOKBOOK", b"PYTEST"))]
     assert not folder.exists()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
@@ -82,6 +84,32 @@ def test_database_without_postgis_is_a_clear_error(server, monkeypatch):
     # PostGIS is not a trusted extension: a plain user cannot create it
     with pytest.raises(postgis.PostgisError, match="this user cannot create it in plain"):
         postgis.from_settings(_config(url))
+
+
+@needs_server
+def test_the_chapters_tables_live_in_a_scratch_schema_that_close_drops(server, monkeypatch):
+    monkeypatch.setenv("COOKBOOK_POSTGIS_PASSWORD", server.password)
+    url = f"postgresql://{server.user}@127.0.0.1:{server.port}/postgres?sslmode=disable"
+    server.execute("CREATE TABLE IF NOT EXISTS public.taxi_zones (id int)")  # "theirs"
+    db = postgis.from_settings(_config(url))
+    assert db.options == {"sslmode": "disable"} and db.jdbc_url.endswith("?sslmode=disable")
+    schema = db.use_schema()
+    assert (
+        schema.startswith("cookbook_") and schema != postgis.Database("h", 1, "d", "u", "p").schema
+    )
+    db.execute(f"CREATE TABLE {schema}.taxi_zones (id int)")
+    db.close()
+    exists = "SELECT count(*) FROM information_schema.schemata WHERE schema_name = '{}'"
+    assert server.scalar(exists.format(schema)) == 0  # dropped
+    assert server.scalar("SELECT to_regclass('public.taxi_zones') IS NOT NULL")  # untouched
+
+
+def test_no_jdbc_driver_means_a_skipped_section(monkeypatch, capsys):
+    monkeypatch.setattr(postgis, "jdbc_driver_jar", lambda: None)
+    assert postgis.can_run() == (False, "no PostgreSQL JDBC driver jar")
+    assert postgis.open_database(_config(None)) is None
+    out = capsys.readouterr().out
+    assert "No PostgreSQL JDBC driver" in out and "libpostgresql-jdbc-java" in out
 
 
 def test_no_server_binaries_means_a_skipped_section(monkeypatch, capsys):

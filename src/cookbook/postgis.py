@@ -45,10 +45,11 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
+from cookbook import services
 from cookbook.config import load_config
-from cookbook.services import LOOPBACK, Service, free_port
+from cookbook.services import LOOPBACK, Service, free_port, minimal_env
 from cookbook.settings_schema import POSTGIS_PASSWORD_ENV, redact
 
 JDBC_JARS_ENV = "COOKBOOK_JDBC_JARS"
@@ -102,6 +103,14 @@ def _sharedir(bindir: Path) -> Path | None:
     return Path(f"/usr/share/postgresql/{version}") if version.isdigit() else None
 
 
+def can_run() -> tuple[bool, str]:
+    """Whether chapter 8's PostGIS section can run here with a throwaway server (the server
+    binaries, PostGIS and the JDBC driver for Spark), and if not, why."""
+    if jdbc_driver_jar() is None:
+        return False, "no PostgreSQL JDBC driver jar"
+    return can_start()
+
+
 def can_start() -> tuple[bool, str]:
     """Whether a throwaway server can start here, and if not, why."""
     bindir = server_bindir()
@@ -128,6 +137,10 @@ class Database:
     user: str
     password: str = field(repr=False)
     origin: str = ""  # "throwaway server ..." or "postgis.url"
+    options: dict[str, str] = field(default_factory=dict)  # e.g. sslmode, from the URL's query
+    # the chapter's own tables live in this schema, created on first use and dropped by close():
+    # a configured database's own tables are never touched
+    schema: str = field(default_factory=lambda: f"cookbook_{secrets.token_hex(4)}")
     _server: Service | None = field(default=None, repr=False)
     _folder: Path | None = field(default=None, repr=False)
     _engine: object = field(default=None, repr=False)
@@ -139,7 +152,10 @@ class Database:
 
     @property
     def jdbc_url(self) -> str:
-        return f"jdbc:postgresql://{self.host}:{self.port}/{self.dbname}"
+        query = "&".join(f"{k}={v}" for k, v in self.options.items())
+        return f"jdbc:postgresql://{self.host}:{self.port}/{self.dbname}" + (
+            f"?{query}" if query else ""
+        )
 
     def jdbc_options(self) -> dict[str, str]:
         """Options for Spark's ``jdbc`` data source: url, user, password and driver class."""
@@ -162,6 +178,7 @@ class Database:
                 host=self.host,
                 port=self.port,
                 database=self.dbname,
+                query=self.options,
             )
             self._engine = create_engine(url, pool_pre_ping=True)
         return self._engine
@@ -180,9 +197,20 @@ class Database:
         with self.engine().connect() as conn:
             return conn.execute(text(sql)).scalar()
 
+    def use_schema(self) -> str:
+        """Create :attr:`schema` (the chapter's scratch schema) and return its name."""
+        self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.schema}")
+        self._made_schema = True
+        return self.schema
+
     def close(self) -> None:
-        """Release connections; a throwaway server stops and its folder is removed."""
+        """Drop the scratch schema, release connections; a throwaway server stops and its
+        folder is removed."""
         if self._engine is not None:
+            if getattr(self, "_made_schema", False):
+                with contextlib.suppress(Exception):
+                    self.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+                self._made_schema = False
             self._engine.dispose()
             self._engine = None
         if self._server is not None:
@@ -243,6 +271,7 @@ def from_settings(config: dict | None = None, create_extension: bool = True) -> 
     if not url:
         return None
     parts = urlsplit(url.removeprefix("jdbc:"))
+    options = dict(parse_qsl(parts.query))  # sslmode, sslrootcert, ...: kept for both drivers
     password = os.environ.get(POSTGIS_PASSWORD_ENV)
     if password is None:
         raise PostgisError(
@@ -256,6 +285,7 @@ def from_settings(config: dict | None = None, create_extension: bool = True) -> 
         user=parts.username or os.environ.get("USER", "postgres"),
         password=password,
         origin="postgis.url",
+        options=options,
     )
     return _check(db, create_extension)
 
@@ -270,61 +300,71 @@ def start_throwaway(root: str | os.PathLike | None = None, timeout: float = 60) 
     as_user = "postgres" if os.geteuid() == 0 else None
     # as root the server runs as 'postgres', which must reach the folder: the system's temp
     folder = Path(tempfile.mkdtemp(prefix="cookbook-pg-", dir=None if as_user else root))
-    data, log = folder / "data", folder / "server.log"
-    password = secrets.token_urlsafe(18)
-    pwfile = folder / "pw"
-    pwfile.write_text(password + "\n")
-    pwfile.chmod(0o600)
-    if as_user:
-        info = pwd.getpwnam(as_user)
-        for path in (folder, pwfile):
-            os.chown(path, info.pw_uid, info.pw_gid)
-    user = "cookbook"
+    server = None
     try:
-        subprocess.run(
-            [
-                str(bindir / "initdb"),
+        data, log = folder / "data", folder / "server.log"
+        password = secrets.token_urlsafe(18)
+        pwfile = folder / "pw"
+        pwfile.write_text(password + "\n")
+        pwfile.chmod(0o600)
+        if as_user:
+            info = pwd.getpwnam(as_user)
+            for path in (folder, pwfile):
+                os.chown(path, info.pw_uid, info.pw_gid)
+        user = "cookbook"
+        try:
+            subprocess.run(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(data),
+                    "-U",
+                    user,
+                    f"--pwfile={pwfile}",
+                    "--auth-host=scram-sha-256",
+                    "--auth-local=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C",
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+                env=minimal_env(),
+                **services.as_user(as_user),
+            )
+        except subprocess.CalledProcessError as exc:
+            raise PostgisError(f"initdb failed: {exc.stderr.strip()[-1500:]}") from exc
+        finally:
+            pwfile.unlink(missing_ok=True)
+        port = free_port()
+        server = Service(
+            name="postgres",
+            args=[
+                str(bindir / "postgres"),
                 "-D",
                 str(data),
-                "-U",
-                user,
-                f"--pwfile={pwfile}",
-                "--auth-host=scram-sha-256",
-                "--auth-local=scram-sha-256",
-                "-E",
-                "UTF8",
-                "--locale=C",
+                "-p",
+                str(port),
+                "-c",
+                f"listen_addresses={LOOPBACK}",
+                "-c",
+                "unix_socket_directories=",  # TCP only: no socket file, whatever the path length
+                "-c",
+                "fsync=off",  # a throwaway database: durability buys nothing
             ],
-            check=True,
-            capture_output=True,
-            text=True,
+            log_path=log,
+            env=minimal_env(),
+            clean_env=True,  # the server sees none of this process's variables (secrets)
+            url=f"postgresql://{LOOPBACK}:{port}",
+            stop_signal=signal.SIGINT,  # a fast shutdown, open sessions or not
             user=as_user,
-        )
-    except subprocess.CalledProcessError as exc:
+        ).start()
+    except BaseException:
+        if server is not None:
+            server.stop()
         shutil.rmtree(folder, ignore_errors=True)
-        raise PostgisError(f"initdb failed: {exc.stderr.strip()[-1500:]}") from exc
-    pwfile.unlink()
-    port = free_port()
-    server = Service(
-        name="postgres",
-        args=[
-            str(bindir / "postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(port),
-            "-c",
-            f"listen_addresses={LOOPBACK}",
-            "-c",
-            "unix_socket_directories=",  # TCP only: no socket file, whatever the path length
-            "-c",
-            "fsync=off",  # a throwaway database: durability buys nothing
-        ],
-        log_path=log,
-        url=f"postgresql://{LOOPBACK}:{port}",
-        stop_signal=signal.SIGINT,  # a fast shutdown, open sessions or not
-        user=as_user,
-    ).start()
+        raise
     db = Database(
         LOOPBACK, port, "postgres", user, password,
         origin=f"throwaway server in {folder}", _server=server, _folder=folder,
@@ -357,6 +397,13 @@ def connect(config: dict | None = None) -> Database:
 def open_database(config: dict | None = None) -> Database | None:
     """:func:`connect` for a notebook: prints where the database is, or why there is none
     (and returns None, so the rest of the chapter runs)."""
+    if jdbc_driver_jar() is None:
+        print(
+            "No PostgreSQL JDBC driver for Spark (Debian/Ubuntu: apt-get install "
+            f"libpostgresql-jdbc-java; elsewhere set {JDBC_JARS_ENV} to the jar's path). "
+            "The PostGIS section is skipped."
+        )
+        return None
     try:
         db = connect(config)
     except PostgisUnavailable as exc:

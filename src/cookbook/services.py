@@ -60,6 +60,22 @@ def get_json(url: str, timeout: float = 5.0) -> Any:
         return json.loads(reply.read())
 
 
+def as_user(name: str | None) -> dict[str, Any]:
+    """``subprocess`` arguments that drop to user ``name`` completely (its uid, its group, no
+    supplementary groups of the caller); nothing when ``name`` is None."""
+    if name is None:
+        return {}
+    import pwd
+
+    info = pwd.getpwnam(name)
+    return {"user": info.pw_uid, "group": info.pw_gid, "extra_groups": []}
+
+
+def minimal_env() -> dict[str, str]:
+    """An environment with nothing of the caller's but PATH and the locale."""
+    return {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+
+
 def _env(extra: dict[str, str] | None) -> dict[str, str]:
     # the venv's bin/ first: `mlflow models serve` starts `uvicorn` by name, Spark's scripts
     # start `python3`
@@ -81,18 +97,19 @@ class Service:
     process: subprocess.Popen | None = field(default=None, repr=False)
     stop_signal: int = signal.SIGTERM  # the polite signal (PostgreSQL: SIGINT, a fast shutdown)
     user: str | None = None  # run as this user (root only: PostgreSQL refuses to run as root)
+    clean_env: bool = False  # True: only ``env``, nothing inherited (no secrets passed on)
 
     def start(self) -> Service:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.args,
-                env=_env(self.env),
+                env=dict(self.env) if self.clean_env else _env(self.env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: stopped with all it starts
-                user=self.user,
+                **as_user(self.user),
             )
         return self
 

@@ -56,6 +56,9 @@ PIXEL = 30.0  # metres
 # Collection 2 Level-2 surface reflectance: reflectance = DN * SCALE + OFFSET (DN 0: no data)
 SCALE = 2.75e-05
 OFFSET = -0.2
+# The valid range of Collection 2 surface reflectance DNs (reflectance 0 to 1); outside it the
+# retrieval failed (negative reflectance over dark water, saturation), and NDVI is meaningless.
+VALID_DN = (7273, 43636)
 BANDS = {"red": "SR_B4", "nir": "SR_B5", "qa": "QA_PIXEL"}
 PRODUCT_ID = "LC08_L2SP_014032_20230817_20230825_02_T1"  # generated scenes' name (the layout)
 TRUTH = "ndvi_truth.csv"
@@ -63,7 +66,8 @@ MIRROR_DIR = "landsat"
 
 # QA_PIXEL bits (Landsat 8-9 Collection 2 Level-2 Science Product Guide, table 6-3)
 FILL, DILATED_CLOUD, CIRRUS, CLOUD, SHADOW, SNOW, CLEAR, WATER = (1 << b for b in range(8))
-MASKED = FILL | DILATED_CLOUD | CLOUD | SHADOW  # what NDVI must not average
+# what NDVI must not average: no data, clouds (thick, thin and their edges), shadows, snow
+MASKED = FILL | DILATED_CLOUD | CIRRUS | CLOUD | SHADOW | SNOW
 _LOW = (1 << 8) | (1 << 10) | (1 << 12) | (1 << 14)  # cloud/shadow/snow/cirrus confidence: low
 QA_CLEAR_LAND = _LOW | CLEAR  # 21824, the value a clear land pixel carries
 QA_WATER = QA_CLEAR_LAND | WATER  # 21952
@@ -102,7 +106,8 @@ class LandsatScene:
 
 
 def clear(qa: np.ndarray) -> np.ndarray:
-    """True where the QA band flags none of fill, cloud, dilated cloud or cloud shadow."""
+    """True where the QA band flags none of fill, cloud, dilated cloud, cirrus, cloud shadow
+    or snow."""
     return (qa.astype(np.uint16) & MASKED) == 0
 
 
@@ -120,6 +125,15 @@ def ndvi(red: np.ndarray, nir: np.ndarray) -> np.ndarray:
 def _read_mtl(path: Path) -> tuple[float, float]:
     """Band 4's reflectance factors from an MTL.txt (bands 4 and 5 must agree)."""
     text = path.read_text(encoding="utf-8", errors="replace")
+    # Level-2 files also carry the Level-1 TOA factors (LEVEL1_RADIOMETRIC_RESCALING), under
+    # the same names: read the surface-reflectance group only
+    group = re.search(
+        r"GROUP = LEVEL2_SURFACE_REFLECTANCE_PARAMETERS(.*?)"
+        r"END_GROUP = LEVEL2_SURFACE_REFLECTANCE_PARAMETERS",
+        text,
+        re.DOTALL,
+    )
+    text = group.group(1) if group else ""
     found = {}
     for band in (4, 5):
         mult = re.search(rf"REFLECTANCE_MULT_BAND_{band}\s*=\s*([-+0-9.Ee]+)", text)
@@ -144,14 +158,15 @@ def find_scene(folder: str | Path) -> LandsatScene:
     products = {}
     for path in sorted(folder.iterdir()):
         m = re.match(
-            r"(L[COT]0[89]_L2SP_\d{6}_\d{8}_\d{8}_\d{2}_[A-Z0-9]{2})_(.+)\.TIF$", path.name
+            r"(L[COT]0[89]_L2S[PR]_\d{6}_\d{8}_\d{8}_\d{2}_[A-Z0-9]{2})_(.+)\.TIF$", path.name
         )
         if m:
             products.setdefault(m.group(1), {})[m.group(2)] = path
     if not products:
         raise DatasetUnavailableError(
-            f"{folder}: no Landsat Collection 2 Level-2 files (expected "
-            "L?0?_L2SP_<path><row>_<date>_<date>_02_<tier>_SR_B4.TIF, _SR_B5.TIF, _QA_PIXEL.TIF)"
+            f"{folder}: no Landsat 8/9 Collection 2 Level-2 files (expected "
+            "LC08|LC09_L2SP|L2SR_<path><row>_<date>_<date>_02_<tier>_SR_B4.TIF, _SR_B5.TIF and "
+            "_QA_PIXEL.TIF; Landsat 5/7 number their bands differently)"
         )
     if len(products) > 1:
         raise DatasetFormatError(
@@ -235,9 +250,18 @@ def windows(grid: dict, size: int = 512) -> pd.DataFrame:
     return frame
 
 
+def reflectance(dn: np.ndarray, scene: LandsatScene) -> np.ndarray:
+    """Surface reflectance (float32) of digital numbers; NaN for 0 (no data) and for DNs
+    outside the valid range :data:`VALID_DN`."""
+    refl = dn.astype(np.float32) * np.float32(scene.scale) + np.float32(scene.offset)
+    valid = (dn >= VALID_DN[0]) & (dn <= VALID_DN[1])
+    return np.where(valid, refl, np.nan).astype(np.float32)
+
+
 def read_window(scene: LandsatScene, col_off: int, row_off: int, width: int, height: int):
     """One window: ``(red, nir, qa, transform)`` with red and NIR as float32 surface
-    reflectance (NaN where DN is 0) and the window's own affine transform."""
+    reflectance (:func:`reflectance`: NaN where there is no valid value) and the window's own
+    affine transform."""
     import rasterio
     from rasterio.windows import Window
 
@@ -247,8 +271,7 @@ def read_window(scene: LandsatScene, col_off: int, row_off: int, width: int, hei
         with rasterio.open(path) as src:
             dn = src.read(1, window=window)
             transform = src.window_transform(window)
-        refl = dn.astype(np.float32) * np.float32(scene.scale) + np.float32(scene.offset)
-        out.append(np.where(dn == 0, np.nan, refl).astype(np.float32))
+        out.append(reflectance(dn, scene))
     with rasterio.open(scene.qa) as src:
         qa = src.read(1, window=window)
     return out[0], out[1], qa, transform
@@ -264,7 +287,7 @@ def overview(scene: LandsatScene, step: int = 8):
             shape = (max(1, src.height // step), max(1, src.width // step))
             bands.append(src.read(1, out_shape=shape, resampling=rasterio.enums.Resampling.nearest))
             bounds = src.bounds
-    red, nir = (b.astype(np.float32) * scene.scale + scene.offset for b in bands[:2])
+    red, nir = (reflectance(b, scene) for b in bands[:2])
     return np.where(clear(bands[2]), ndvi(red, nir), np.nan), bounds
 
 
@@ -423,7 +446,12 @@ def generate(folder: str | Path, zones_file: str | Path, seed: int, clouds: int)
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    """A short hash of a zones file and its sidecars (a Shapefile's .dbf and .prj)."""
+    digest = hashlib.sha256()
+    for part in sorted({path, *path.parent.glob(f"{path.stem}.*")}):
+        if part.suffix.lower() in {path.suffix.lower(), ".dbf", ".prj", ".shx"}:
+            digest.update(part.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def prepare(
