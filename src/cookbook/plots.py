@@ -306,7 +306,7 @@ def raster(image, bounds, title, label, outline=None, cmap="RdYlGn", vmin=-0.4, 
 
     fig, ax = _subplots(figsize=(7, 7))
     colours = matplotlib.colormaps[cmap].copy()
-    colours.set_bad("lightgrey")  # masked: fill, cloud, shadow
+    colours.set_bad("lightgrey")  # NaN: masked or no data
     left, bottom, right, top = bounds
     shown = ax.imshow(
         np.ma.masked_invalid(image),

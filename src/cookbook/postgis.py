@@ -144,6 +144,7 @@ class Database:
     _server: Service | None = field(default=None, repr=False)
     _folder: Path | None = field(default=None, repr=False)
     _engine: object = field(default=None, repr=False)
+    _made_schema: bool = field(default=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -207,7 +208,7 @@ class Database:
         """Drop the scratch schema, release connections; a throwaway server stops and its
         folder is removed."""
         if self._engine is not None:
-            if getattr(self, "_made_schema", False):
+            if self._made_schema:
                 with contextlib.suppress(Exception):
                     self.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
                 self._made_schema = False

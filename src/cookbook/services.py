@@ -413,8 +413,9 @@ def spark_connect_server(
         args += ["--conf", f"{key}={value}"]
     from cookbook.postgis import jdbc_driver_jar
 
-    if jdbc_driver_jar():  # JDBC reads run in the server: it needs the driver (chapter 8)
-        args += ["--jars", str(jdbc_driver_jar())]
+    jar = jdbc_driver_jar()
+    if jar:  # JDBC reads run in the server: it needs the driver (chapter 8)
+        args += ["--jars", str(jar)]
     args.append("spark-internal")
     server = Service(
         name="spark connect server",
