@@ -35,3 +35,34 @@ def test_summary_lists_metrics_time_and_locations(tmp_path):
     assert "02-dtw-sales-trends" in text and "[ok, 12 s]" in text
     assert "median_distance" in text and "7.894" in text and "P675" in text
     assert str(tmp_path) in text and "sqlite:///" in text
+
+
+@pytest.mark.skipif(__import__("os").name != "posix", reason="Unix sockets are POSIX only")
+def test_kernels_talk_over_private_unix_sockets_not_tcp_ports(tmp_path):
+    """A TCP port picked free can be taken before the kernel binds it (CI saw it once)."""
+    import json
+    import os
+
+    import nbformat
+    import papermill as pm
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "from ipykernel.connect import get_connection_info\nprint(get_connection_info())"
+        )
+    ]
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    with runner._kernel_sockets() as config:
+        folder = os.path.dirname(config.KernelManager.ip)
+        pm.execute_notebook(
+            str(tmp_path / "in.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            kernel_name=runner._kernel_name(),
+            config=config,
+            progress_bar=False,
+        )
+    info = json.loads(nbformat.read(tmp_path / "out.ipynb", 4).cells[0].outputs[0].text)
+    assert info["transport"] == "ipc"
+    assert os.path.dirname(info["ip"]) == folder
+    assert not os.path.exists(folder)

@@ -8,8 +8,11 @@ its files to ``<output>/<chapter>/``, and records ``metrics.json`` there.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,27 @@ def _kernel_name() -> str:
             f"{KERNEL_NAME}`)."
         )
     return KERNEL_NAME
+
+
+@contextlib.contextmanager
+def _kernel_sockets():
+    """Kernel configuration whose sockets cannot collide with another process's ports.
+
+    By default Jupyter picks five free TCP ports, releases them and lets the kernel bind them;
+    with several kernels, Spark, MLflow and PostgreSQL starting at once another process can take
+    one in between ("Address already in use", "Kernel died before replying to kernel_info"). On
+    POSIX the kernel talks over Unix sockets in a private temporary folder instead.
+    """
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        yield Config()
+        return
+    folder = tempfile.mkdtemp(prefix="cookbook-kernel-")
+    try:
+        yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(folder, "k")}})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def execute(
@@ -69,16 +93,18 @@ def execute(
         src = edition_path(src, language)
     executed = out_dir / ch.notebook
     start = time.perf_counter()
-    pm.execute_notebook(
-        str(src),
-        str(executed),
-        parameters=params,
-        kernel_name=_kernel_name(),
-        cwd=str(notebooks_dir()),
-        log_output=log_output,
-        progress_bar=progress and {"desc": ch.key, "unit": "cell"},
-        execution_timeout=timeout,
-    )
+    with _kernel_sockets() as kernel_config:
+        pm.execute_notebook(
+            str(src),
+            str(executed),
+            parameters=params,
+            kernel_name=_kernel_name(),
+            cwd=str(notebooks_dir()),
+            log_output=log_output,
+            progress_bar=progress and {"desc": ch.key, "unit": "cell"},
+            execution_timeout=timeout,
+            config=kernel_config,
+        )
     seconds = time.perf_counter() - start
     return executed, read_results(params["OUTPUT_DIR"]), seconds
 
