@@ -119,21 +119,24 @@ book: setup
 	$(BIN)/python -m cookbook.book $(BOOK_ARGS) $(CHAPTERS)
 
 # Everything except the chapters at full settings (marker `full`, minutes each): run those with
-# `make test TEST_MARKERS=full`, or everything with TEST_MARKERS="".
-# Also left out by default: marker `modes`, every chapter again over Spark Connect and on a
-# standalone cluster (tests/test_modes.py, about an hour): `make test TEST_MARKERS=modes`.
-DEFAULT_MARKERS := not full and not modes
+# `make test TEST_MARKERS=full`, or everything with TEST_MARKERS="". Marker `modes` (every
+# chapter again over Spark Connect and on a standalone cluster, tests/test_modes.py) is part of
+# it; `make test TEST_MARKERS="not full and not modes"` leaves it out (about 20 minutes less).
+DEFAULT_MARKERS := not full
 TEST_MARKERS ?= $(DEFAULT_MARKERS)
 # Two pytest-xdist workers; a test file runs on one worker, and each chapter's notebook tests
 # are one file (tests/test_notebook_ch*.py), so a chapter's notebook runs once.
 # TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 
-# Plain `make test` runs in two steps: everything but the book on the xdist workers, the notebook
-# tests leaving each chapter's executed smoke run in $(TEST_EXECUTED); then the book test, which
-# builds every chapter's page from those runs (no chapter executed twice) and checks them in
-# Chromium. With other TEST_MARKERS or any PYTEST_ARGS: one pytest run (the book: chapter 1).
+# Plain `make test` runs in two steps: first everything else on the xdist workers, the notebook
+# tests leaving each chapter's executed smoke run and its results in $(TEST_EXECUTED) (and the
+# modes tier its Spark Connect run's results); then the book test, which builds every chapter's
+# page from those runs (no chapter executed twice) and checks them in Chromium, and the repeat
+# test, which compares each chapter's two runs. With other TEST_MARKERS or any PYTEST_ARGS: one
+# pytest run (the book: chapter 1; the repeat test skips).
 TEST_EXECUTED := $(CURDIR)/build/test-executed
+AFTER_TESTS := tests/test_book.py tests/test_repeat.py
 PYTEST_XDIST   = $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: setup
@@ -143,9 +146,9 @@ ifeq ($(TEST_MARKERS)|$(strip $(PYTEST_ARGS)),$(DEFAULT_MARKERS)|)
 	@# fails if either did
 	status=0; \
 	COOKBOOK_TEST_EXECUTED=$(TEST_EXECUTED) $(PYTEST_XDIST) -m "$(TEST_MARKERS)" \
-	  --ignore=tests/test_book.py || status=$$?; \
+	  $(addprefix --ignore=,$(AFTER_TESTS)) || status=$$?; \
 	COOKBOOK_TEST_EXECUTED=$(TEST_EXECUTED) $(BIN)/python -m pytest -m "$(TEST_MARKERS)" \
-	  tests/test_book.py || status=$$?; \
+	  $(AFTER_TESTS) || status=$$?; \
 	exit $$status
 else
 	env -u COOKBOOK_TEST_EXECUTED \

@@ -29,12 +29,14 @@ def scrub_config_environment(mp: pytest.MonkeyPatch) -> list[str]:
 def _longest_first(config, items) -> None:
     """With pytest-xdist, ``make test`` runs ``-n 2 --dist loadfile``: a test file runs on one
     worker, so a module-scoped fixture (a chapter's notebook run) runs once. Each chapter's
-    notebook tests have their own file; the longest chapters go first (``--no-loadscope-reorder``
-    keeps this order), so that the two workers end together rather than one running chapter 6
-    alone at the end. (Not ``--dist loadgroup``: with pytest 9 its group marks have no effect.)"""
+    notebook tests have their own file. The modes tier (every chapter over Spark Connect and on
+    a cluster, one file of about 20 minutes) and then the longest chapters go first
+    (``--no-loadscope-reorder`` keeps this order), so that the two workers end together rather
+    than one running chapter 6 alone at the end. (Not ``--dist loadgroup``: with pytest 9 its
+    group marks have no effect.)"""
     if not config.pluginmanager.hasplugin("xdist"):
         return
-    first = [
+    first = ["test_modes"] + [
         f"test_notebook_{ch}" for ch in ("ch6", "ch5", "ch4", "ch3", "ch7", "ch8", "ch2", "ch1")
     ]
     items.sort(key=lambda item: first.index(item.path.stem) if item.path.stem in first else 99)

@@ -3,6 +3,7 @@ notebook tests (tests/test_notebook_ch*.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -16,8 +17,21 @@ from cookbook.tracking import setup_mlflow
 
 # `make test` sets this to a folder: each chapter's default smoke run (English, embedded data)
 # leaves its executed notebook there, and the book test then builds every chapter's page from
-# them instead of executing the chapters again (tests/test_book.py).
+# them instead of executing the chapters again (tests/test_book.py). The runs' results go to
+# results/<mode>/<chapter>.json there, where tests/test_repeat.py compares the local run with the
+# second run of the same chapter over Spark Connect (tests/test_modes.py).
 EXECUTED_ENV = "COOKBOOK_TEST_EXECUTED"
+
+
+def keep_results(mode: str, key: str, results: dict) -> None:
+    """Under ``make test``, leave a default smoke run's results for tests/test_repeat.py."""
+    keep = os.environ.get(EXECUTED_ENV)
+    if not keep:
+        return
+    target = Path(keep) / "results" / mode / f"{key}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as tmp:
+        Path(tmp).write_text(json.dumps(results, indent=1, sort_keys=True))
 
 
 def execute(key, sandbox, tag, language="en", **params):
@@ -31,6 +45,7 @@ def execute(key, sandbox, tag, language="en", **params):
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as tmp:
             shutil.copyfile(executed, tmp)
+        keep_results("local", key, results)
     return executed, results
 
 

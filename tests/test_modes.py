@@ -9,8 +9,8 @@ The cluster tier also kills a worker in the middle of the Prophet fan-out.
 
 What only a cluster shows: Python UDFs and the helper package run in executor processes that
 the workers launch, data paths resolve there, and MLflow logs over HTTP to a server. All of it
-is marker ``modes`` (about an hour, `make test TEST_MARKERS=modes`) except chapter 2 on the
-cluster, which ``make test`` runs (about 2 minutes) so that every CI run crosses a real cluster.
+is marker ``modes`` and part of ``make test`` (about 20 minutes of one worker on 2 cores);
+``make test TEST_MARKERS=modes`` runs it alone.
 """
 
 from __future__ import annotations
@@ -22,17 +22,13 @@ from pathlib import Path
 
 import pytest
 from notebook_checks import CHECKS
+from notebook_run import keep_results
 
 from cookbook import runner, services
 from cookbook.chapters import CHAPTERS
 
 KEYS = [ch.key for ch in CHAPTERS]
-IN_MAKE_TEST = {"02-dtw-sales-trends"}  # on the cluster; every other test here is `modes`
-
-
-def _tier(keys):
-    """``keys`` as parameters, marked ``modes`` unless ``make test`` runs them."""
-    return [k if k in IN_MAKE_TEST else pytest.param(k, marks=pytest.mark.modes) for k in keys]
+pytestmark = pytest.mark.modes
 
 
 def _run(root: Path, key: str, tag: str, **params) -> dict:
@@ -76,13 +72,13 @@ def connect(tmp_path_factory):
     assert not server.running() and not tracking.running()
 
 
-@pytest.mark.modes
 @pytest.mark.connect
 @pytest.mark.slow
 @pytest.mark.parametrize("key", KEYS)
 def test_chapter_runs_over_spark_connect(connect, key):
     root, server, tracking = connect
     results = _run(root, key, key)
+    keep_results("connect", key, results)  # compared with the local run: tests/test_repeat.py
     CHECKS[key](results)
     _check_against_server(tracking.url, results)
     assert server.running(), f"the Connect server died during {key}:\n{server.log_tail()}"
@@ -112,12 +108,13 @@ def cluster(tmp_path_factory):
 
 @pytest.mark.cluster
 @pytest.mark.slow
-@pytest.mark.parametrize("key", _tier(KEYS))
+@pytest.mark.parametrize("key", KEYS)
 def test_chapter_runs_on_the_standalone_cluster(cluster, key):
     root, spark_cluster, tracking = cluster
     if key == "03-prophet-forecasting":
         pytest.skip("run by the worker-loss test below, twice")
     results = _run(root, key, key)
+    keep_results("cluster", key, results)
     CHECKS[key](results)
     _check_against_server(tracking.url, results)
     if CHAPTERS[KEYS.index(key)].uses_spark:
@@ -149,7 +146,6 @@ def _python_task_running_under(pid: int) -> bool:
     return False
 
 
-@pytest.mark.modes
 @pytest.mark.cluster
 @pytest.mark.slow
 def test_the_prophet_fan_out_survives_losing_a_worker(cluster):
