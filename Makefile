@@ -121,7 +121,7 @@ book: setup
 # Everything except the chapters at full settings (marker `full`, minutes each): run those with
 # `make test TEST_MARKERS=full`, or everything with TEST_MARKERS="". Marker `modes` (every
 # chapter again over Spark Connect and on a standalone cluster, tests/test_modes.py) is part of
-# it; `make test TEST_MARKERS="not full and not modes"` leaves it out (about 20 minutes less).
+# it; `make test TEST_MARKERS="not full and not modes"` leaves it out (about 12 minutes less).
 DEFAULT_MARKERS := not full
 TEST_MARKERS ?= $(DEFAULT_MARKERS)
 # Two pytest-xdist workers; a test file runs on one worker, and each chapter's notebook tests
@@ -131,7 +131,7 @@ TEST_WORKERS ?= 2
 
 # Plain `make test` runs in two steps: first everything else on the xdist workers, the notebook
 # tests leaving each chapter's executed smoke run and its results in $(TEST_EXECUTED) (and the
-# modes tier its Spark Connect run's results); then the book test, which builds every chapter's
+# modes tier its Connect and cluster runs' results); then the book test, which builds every chapter's
 # page from those runs (no chapter executed twice) and checks them in Chromium, and the repeat
 # test, which compares each chapter's two runs. With other TEST_MARKERS or any PYTEST_ARGS: one
 # pytest run (the book: chapter 1; the repeat test skips).

@@ -114,7 +114,7 @@ def test_chapter_runs_on_the_standalone_cluster(cluster, key):
     if key == "03-prophet-forecasting":
         pytest.skip("run by the worker-loss test below, twice")
     results = _run(root, key, key)
-    keep_results("cluster", key, results)
+    keep_results("cluster", key, results)  # compared with the local run: tests/test_repeat.py
     CHECKS[key](results)
     _check_against_server(tracking.url, results)
     if CHAPTERS[KEYS.index(key)].uses_spark:
@@ -154,6 +154,7 @@ def test_the_prophet_fan_out_survives_losing_a_worker(cluster):
     root, spark_cluster, tracking = cluster
     key = "03-prophet-forecasting"
     reference = _run(root, key, "prophet-reference")
+    keep_results("cluster", key, reference)  # compared with the local run: tests/test_repeat.py
     CHECKS[key](reference)
     assert len(spark_cluster.alive_workers()) == 2
     outcome: dict = {}
