@@ -131,9 +131,9 @@ TEST_WORKERS ?= 2
 
 # Plain `make test` runs in two steps: first everything else on the xdist workers, the notebook
 # tests leaving each chapter's executed smoke run and its results in $(TEST_EXECUTED) (and the
-# modes tier its Connect and cluster runs' results); then the book test, which builds every chapter's
-# page from those runs (no chapter executed twice) and checks them in Chromium, and the repeat
-# test, which compares each chapter's two runs. With other TEST_MARKERS or any PYTEST_ARGS: one
+# modes tier its Connect and cluster runs' results); then the book test, which builds every
+# chapter's page from those runs (no chapter executed twice) and checks them in Chromium, and
+# the repeat test, which compares each chapter's three runs. With other TEST_MARKERS or any PYTEST_ARGS: one
 # pytest run (the book: chapter 1; the repeat test skips).
 TEST_EXECUTED := $(CURDIR)/build/test-executed
 AFTER_TESTS := tests/test_book.py tests/test_repeat.py
