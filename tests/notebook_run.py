@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -34,11 +35,35 @@ def keep_results(mode: str, key: str, results: dict) -> None:
         Path(tmp).write_text(json.dumps(results, indent=1, sort_keys=True))
 
 
+# MLflow announces an API it will remove with a FutureWarning, a DeprecationWarning or a logged
+# "deprecated": a notebook that triggers one teaches a call its readers will have to unlearn.
+MLFLOW_DEPRECATION = re.compile(
+    r"mlflow\S*.*(deprecat|FutureWarning)|(deprecat|FutureWarning).*mlflow", re.IGNORECASE
+)
+
+
+def assert_no_mlflow_deprecation(executed: Path) -> None:
+    """No output of the executed notebook carries an MLflow deprecation warning."""
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    found = [
+        f"cell {i}: {line.strip()[:200]}"
+        for i, cell in enumerate(nb.cells)
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream"
+        for line in out.get("text", "").splitlines()
+        if MLFLOW_DEPRECATION.search(line)
+    ]
+    assert not found, f"{executed.name}: MLflow deprecation warnings\n" + "\n".join(found)
+
+
 def execute(key, sandbox, tag, language="en", **params):
     """Run chapter ``key`` with SMOKE=True (and ``params``) into ``sandbox/nb-<tag>``."""
     executed, results, _ = runner.execute(
         key, sandbox / f"nb-{tag}", {"SMOKE": True, **params}, timeout=900, language=language
     )
+    assert_no_mlflow_deprecation(executed)
     keep = os.environ.get(EXECUTED_ENV)
     if keep and tag == "synthetic" and language == "en" and not params:
         target = Path(keep) / key / executed.name

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from notebook_checks import CHECKS
-from notebook_run import keep_results
+from notebook_run import assert_no_mlflow_deprecation, keep_results
 
 from cookbook import runner, services
 from cookbook.chapters import CHAPTERS
@@ -32,7 +32,8 @@ pytestmark = pytest.mark.modes
 
 
 def _run(root: Path, key: str, tag: str, **params) -> dict:
-    _, results, _ = runner.execute(key, root / tag, {"SMOKE": True, **params}, timeout=1800)
+    executed, results, _ = runner.execute(key, root / tag, {"SMOKE": True, **params}, timeout=1800)
+    assert_no_mlflow_deprecation(executed)
     return results
 
 

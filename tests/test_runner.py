@@ -66,3 +66,29 @@ def test_kernels_talk_over_private_unix_sockets_not_tcp_ports(tmp_path):
     assert info["transport"] == "ipc"
     assert os.path.dirname(info["ip"]) == folder
     assert not os.path.exists(folder)
+
+
+def test_an_mlflow_deprecation_in_a_notebook_output_is_found(tmp_path):
+    import nbformat
+    from notebook_run import assert_no_mlflow_deprecation
+
+    nb = nbformat.v4.new_notebook()
+    out = nbformat.v4.new_output("stream", name="stderr", text="")
+    nb.cells = [nbformat.v4.new_code_cell("log_model()", outputs=[out])]
+    quiet = [
+        ".venv/lib/python3.11/site-packages/mlflow/types/utils.py:440: UserWarning: Hint: ...\n",
+        "tensorflow: this op is deprecated\n",  # not MLflow's
+    ]
+    loud = [
+        ".venv/lib/python3.11/site-packages/mlflow/spark/__init__.py:99: FutureWarning: "
+        "`artifact_path` is deprecated. Please use `name` instead.\n",
+        "2026/11/29 12:00:00 WARNING mlflow.models.model: `artifact_path` is deprecated\n",
+    ]
+    for text, fails in [(line, False) for line in quiet] + [(line, True) for line in loud]:
+        out.text = text
+        nbformat.write(nb, tmp_path / "nb.ipynb")
+        if fails:
+            with pytest.raises(AssertionError, match="cell 0: .*deprecated"):
+                assert_no_mlflow_deprecation(tmp_path / "nb.ipynb")
+        else:
+            assert_no_mlflow_deprecation(tmp_path / "nb.ipynb")
