@@ -80,7 +80,13 @@ def mlflow_run(results):
 
 
 def assert_logged(results, run):
-    """Every recorded result is in the MLflow run: numbers as metrics, strings as tags."""
+    """Every recorded result is in the MLflow run: numbers as metrics, strings as tags; and the
+    run names the data it read (``ch.log_input``), each with a fingerprint and a file source."""
+    inputs = run.inputs.dataset_inputs
+    assert inputs, "the chapter's run logged no input dataset"
+    for entry in inputs:
+        assert len(entry.dataset.digest) == 16 and entry.dataset.name, entry.dataset
+        assert json.loads(entry.dataset.source)["uri"].startswith("file:///"), entry.dataset
     for key, value in results.items():
         if key == "mlflow_run_id":
             continue

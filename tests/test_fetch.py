@@ -118,3 +118,32 @@ def test_download_disabled_and_unknown_file(no_mirror):
         fetch(spec, "file.csv", download=False)
     with pytest.raises(KeyError, match="no file 'other.csv'"):
         fetch(spec, "other.csv")
+
+
+def test_a_download_shows_progress_to_a_watcher_and_none_in_ci(
+    server, sandbox, no_mirror, monkeypatch, capsys
+):
+    import sys
+
+    class Terminal:  # stderr on a terminal
+        def __init__(self, stream):
+            self.stream = stream
+
+        def isatty(self):
+            return True
+
+        def write(self, text):
+            return self.stream.write(text)
+
+        def flush(self):
+            self.stream.flush()
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(sys, "stderr", Terminal(sys.stderr))
+    path = fetch(_spec(f"{server}/good.csv"), "file.csv")
+    assert "downloading file.csv" in capsys.readouterr().err
+    path.unlink()
+    monkeypatch.setenv("CI", "true")
+    path = fetch(_spec(f"{server}/good.csv"), "file.csv")
+    assert "downloading" not in capsys.readouterr().err
+    path.unlink()

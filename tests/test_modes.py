@@ -37,13 +37,12 @@ def _run(root: Path, key: str, tag: str, **params) -> dict:
     return results
 
 
-def _server_metrics(tracking: str, run_id: str) -> dict:
-    run = services.get_json(f"{tracking}/api/2.0/mlflow/runs/get?run_id={run_id}")["run"]
-    return {m["key"]: m["value"] for m in run["data"]["metrics"]}
-
-
 def _check_against_server(tracking: str, results: dict) -> None:
-    metrics = _server_metrics(tracking, results["mlflow_run_id"])
+    """The run, read back over HTTP, holds every recorded number and names its input data."""
+    url = f"{tracking}/api/2.0/mlflow/runs/get?run_id={results['mlflow_run_id']}"
+    run = services.get_json(url)["run"]
+    assert run.get("inputs", {}).get("dataset_inputs"), "no input dataset on the server's run"
+    metrics = {m["key"]: m["value"] for m in run["data"]["metrics"]}
     for name, value in results.items():
         if isinstance(value, int | float) and not isinstance(value, bool):
             assert metrics[name] == pytest.approx(value), name

@@ -97,3 +97,43 @@ def test_pinned_requirements_come_from_the_installed_versions():
     ]
     with pytest.raises(ValueError, match="'no-such-dist' is not installed"):
         pinned("no-such-dist")
+
+
+def test_a_data_file_is_logged_as_a_run_input_with_fingerprint_and_columns(tmp_path):
+    import warnings
+
+    import pandas as pd
+
+    from cookbook.tracking import file_dataset, fingerprint
+
+    frame = pd.DataFrame({"store": [1, 2], "sales": [3.5, 4.0]})
+    csv = tmp_path / "train.csv"
+    frame.to_csv(csv, index=False)
+    with mlflow.start_run() as run, warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "interpreted in multiple ways", no integer hint
+        mlflow.log_input(file_dataset(csv, "demand", sample=frame), context="training")
+    (entry,) = MlflowClient().get_run(run.info.run_id).inputs.dataset_inputs
+    assert entry.dataset.name == "demand" and entry.dataset.digest == fingerprint(csv)
+    assert json.loads(entry.dataset.source)["uri"] == csv.resolve().as_uri()
+    assert "store" in entry.dataset.schema and "sales" in entry.dataset.schema
+    assert entry.tags[0].value == "training"
+
+
+def test_the_fingerprint_follows_the_content_and_lists_folders(tmp_path):
+    from cookbook.tracking import FINGERPRINT_BYTES, fingerprint
+
+    big = tmp_path / "big.bin"
+    data = bytearray(3 * FINGERPRINT_BYTES)
+    big.write_bytes(data)
+    before = fingerprint(big)
+    data[-1] = 1  # the last MiB is read
+    big.write_bytes(data)
+    assert fingerprint(big) != before
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    (folder / "a.wav").write_bytes(b"12")
+    listed = fingerprint(folder)
+    (folder / "b.wav").write_bytes(b"3")
+    assert fingerprint(folder) != listed
+    with pytest.raises(FileNotFoundError, match="neither a file nor a folder"):
+        fingerprint(tmp_path / "missing.csv")

@@ -173,6 +173,24 @@ class ChapterRun:
     def save_text(self, text: str, name: str) -> Path:
         return self.save(name, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
+    def log_input(
+        self,
+        path: str | os.PathLike,
+        name: str,
+        sample: Any = None,
+        context: str = "training",
+    ) -> None:
+        """Record a data file or folder as an input of the chapter's run (``mlflow.log_input``):
+        its path, a fingerprint of its content and, from ``sample`` (a pandas or Spark
+        DataFrame of it), its columns. The data itself is not copied
+        (:func:`cookbook.tracking.file_dataset`)."""
+        import mlflow
+
+        from cookbook.tracking import file_dataset
+
+        self._ensure_run()
+        mlflow.log_input(file_dataset(path, name, sample), context=context)
+
     # ------------------------------------------------------------------ timing
 
     @contextlib.contextmanager

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,17 +130,29 @@ def fetch(
     return _download(spec, rf, cached, tried)
 
 
+def _progress_bar(filename: str):
+    """A download bar where someone is watching: a terminal, or a notebook (a tqdm widget,
+    which papermill stores as one output, not a flood of carriage returns). None in CI (the
+    ``CI`` variable set) or when output goes to a file."""
+    if os.environ.get("CI") or not ("ipykernel" in sys.modules or sys.stderr.isatty()):
+        return False
+    from tqdm.auto import tqdm
+
+    return tqdm(total=0, unit="B", unit_scale=True, desc=f"downloading {filename}", leave=True)
+
+
 def _download(spec: DownloadSpec, rf: RemoteFile, target: Path, tried: list[str]) -> Path:
     import pooch
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    bar = _progress_bar(rf.filename)
     try:
         path = pooch.retrieve(
             url=rf.url,
             known_hash=f"sha256:{rf.sha256}",
             fname=rf.filename,
             path=target.parent,
-            progressbar=False,
+            progressbar=bar,
         )
     except ValueError as exc:  # pooch: hash mismatch (the temporary file is already removed)
         if "hash" in str(exc).lower():
@@ -153,6 +166,9 @@ def _download(spec: DownloadSpec, rf: RemoteFile, target: Path, tried: list[str]
         tried.append(f"network: {rf.url} ({type(exc).__name__}: {exc})")
         message = _unavailable(spec, rf, target, tried, "download failed")
         raise DatasetUnavailableError(message) from exc
+    finally:
+        if bar:
+            bar.close()
     return Path(path)
 
 
