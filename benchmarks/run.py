@@ -23,7 +23,8 @@ Benchmarks (``--only`` picks some; ``--smoke`` runs each notebook at its smoke s
   core (OpenSlide in Spark) and CNN feature images per second. The smoke settings also cut
   smaller patches for a smaller CNN input, so the ratio mixes data size and cost per image.
 - ``rest`` (chapter 7): one image through the chapter's served model over REST (median and p95
-  latency) against the same Keras model called in process (``predict_on_batch``).
+  latency) against the same Keras model called in process (``predict_on_batch``); and the
+  requests per second of several clients at once against one client's, same server.
 - ``prophet`` (chapter 3; 500 series, one origin): models per minute of the Spark fan-out
   against the chapter's ``fit_series`` in a plain loop on the driver; forecasts likewise.
 - ``dtw`` (chapter 2; 811 products): products per second of the ``ucrdtw`` pandas UDF in Spark
@@ -276,6 +277,14 @@ def read_rest(run: Recorded) -> list[dict[str, Any]]:
         notes = (f"median {ms:.1f} ms", *([f"p95 {p95:.1f} ms"] if p95 is not None else []))
         rows.append(row(run, variant, n, "requests/s", 1000 / ms, seconds=ms / 1000, items=1,
                         baseline=base, notes=notes, median_ms=ms, p95_ms=p95))  # fmt: skip
+    # throughput under load: the clients' requests per second against one client's, same server
+    one = "REST /invocations, 1 client, sequential requests"
+    clients, workers = _number(run, "rest_clients"), _number(run, "rest_workers")
+    at_once = f"REST /invocations, {clients or 0:.0f} clients at once, {workers or 0:.0f} workers"
+    rows.append(from_metric(run, one, "rest_requests_per_second_1_client", None, n,
+                            "requests/s", baseline=one))  # fmt: skip
+    rows.append(from_metric(run, at_once, "rest_requests_per_second_concurrent", None, n,
+                            "requests/s", baseline=one))  # fmt: skip
     return rows
 
 

@@ -247,6 +247,8 @@ class CarClassification(Params):
     AUGMENT: bool
     VALIDATION_SHARE: Rate
     REST_REQUESTS: Positive
+    REST_WORKERS: Annotated[int, Field(ge=1, le=16)]
+    REST_CLIENTS: Annotated[int, Field(ge=1, le=64)]
     FINE_TUNE: Literal["auto", "yes", "no"]
 
     def smoke(self):
