@@ -133,8 +133,8 @@ TEST_WORKERS ?= 2
 # tests leaving each chapter's executed smoke run and its results in $(TEST_EXECUTED) (and the
 # modes tier its Connect and cluster runs' results); then the book test, which builds every
 # chapter's page from those runs (no chapter executed twice) and checks them in Chromium, and
-# the repeat test, which compares each chapter's three runs. With other TEST_MARKERS or any PYTEST_ARGS: one
-# pytest run (the book: chapter 1; the repeat test skips).
+# the repeat test, which compares each chapter's three runs. With other TEST_MARKERS or any
+# PYTEST_ARGS: one pytest run (the book: chapter 1; the repeat test skips).
 TEST_EXECUTED := $(CURDIR)/build/test-executed
 AFTER_TESTS := tests/test_book.py tests/test_repeat.py
 PYTEST_XDIST   = $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder

@@ -20,7 +20,7 @@ from cookbook.tracking import setup_mlflow
 # leaves its executed notebook there, and the book test then builds every chapter's page from
 # them instead of executing the chapters again (tests/test_book.py). The runs' results go to
 # results/<mode>/<chapter>.json there, where tests/test_repeat.py compares the local run with the
-# second run of the same chapter over Spark Connect (tests/test_modes.py).
+# same chapter's runs over Spark Connect and on the cluster (tests/test_modes.py).
 EXECUTED_ENV = "COOKBOOK_TEST_EXECUTED"
 
 
