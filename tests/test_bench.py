@@ -188,3 +188,29 @@ def test_ratios_against_the_same_run_or_the_first_size():
     assert rows[3]["baseline"] == "base (large)" and rows[5]["baseline"] == "stage (small)"
     assert "3.00x its own rate at small" in rows[3]["notes"]  # how the variant grew with size
     assert rows[6]["notes"] == ["not recorded by the notebook: gone_metric"]
+
+
+@pytest.mark.unit
+def test_reread_recomputes_rows_from_the_stored_runs_and_needs_them(tmp_path):
+    bench = _bench()
+    run = {
+        "size": "811 products",
+        "parameters": {},
+        "seconds": 30.0,
+        "metrics": {"n_products": 811, "products_per_second_loop": 1000.0,
+                    "products_per_second_spark": 1500.0},
+        "timings": {},
+    }  # fmt: skip
+    block = {**_block("stale row", 1.0), "chapter": "02-dtw-sales-trends", "runs": [run]}
+    entries, _ = bench.merge([], HOST_A, "full", {"dtw": block}, {}, "t1")
+    blocks = bench.reread(entries, HOST_A, "full", ["dtw"])
+    rows = blocks["dtw"]["rows"]
+    assert [(r["variant"], r["throughput"], r["ratio"]) for r in rows] == [
+        ("ucrdtw, plain loop on the driver", 1000.0, 1.0),
+        ("ucrdtw pandas UDF in Spark", 1500.0, 1.5),
+    ]  # the current reader's rows, not the stored "stale row"
+    assert blocks["dtw"]["runs"] == [run] and blocks["dtw"]["finished"] == block["finished"]
+    with pytest.raises(ValueError, match="no stored runs of 'pip' for this machine, full mode"):
+        bench.reread(entries, HOST_A, "full", ["pip"])
+    with pytest.raises(ValueError, match="'dtw' for this machine, full mode"):
+        bench.reread(entries, HOST_B, "full", ["dtw"])

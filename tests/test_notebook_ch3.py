@@ -72,6 +72,19 @@ def test_ch3_recovers_the_seasonality_and_beats_the_baselines(ch3):
     assert r["swing_level_correlation"] > 0.5  # multiplicative: swings grow with the level
 
 
+def test_ch3_loop_and_fan_out_agree_and_the_fan_out_time_is_accounted_for(ch3):
+    _, r = ch3
+    assert r["loop_series"] == 6  # smoke: all six series (the loop takes up to 20)
+    assert r["loop_spark_max_abs_diff"] == 0.0  # same function, same data, same forecast
+    # the workers cannot spend more time fitting than the fan-out's core-seconds: more would
+    # mean more fits at once than cores, and a busy share that explains nothing
+    assert 0 < r["fit_busy_share"] <= 1
+    # every sampled series is matched with its fit inside Spark; a neighbour and the first
+    # fit's start-up in each fresh worker slow a fit down, they do not make it faster
+    assert r["fit_slowdown_series"] == r["loop_series"]
+    assert 0.8 < r["fit_slowdown_in_parallel"] < 6
+
+
 def test_ch3_rerun_repeats_intervals_and_partition(ch3, sandbox):
     executed, r = ch3
     again = execute(

@@ -271,6 +271,7 @@ class Geospatial(Params):
     REAL_TRIPS: Literal["green_tripdata_2013-08.csv", "yellow_tripdata_2015-01_head1000.csv"]
     H3_RESOLUTIONS: list[Annotated[int, Field(ge=0, le=15)]] = Field(min_length=1)
     REFINE_RESOLUTION: Annotated[int, Field(ge=0, le=15)]
+    REFINE_BATCH_ROWS: Annotated[int, Field(ge=1_000, le=1_000_000)]
     MAP_RESOLUTION: Annotated[int, Field(ge=0, le=15)]
     UDF_SAMPLE: Positive
     LANDSAT_SCENE: str  # a folder; "" for the mirror's, else a generated scene
