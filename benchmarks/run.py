@@ -29,6 +29,10 @@ Benchmarks (``--only`` picks some; ``--smoke`` runs each notebook at its smoke s
   against the chapter's ``fit_series`` in a plain loop on the driver; forecasts likewise.
 - ``dtw`` (chapter 2; 811 products): products per second of the ``ucrdtw`` pandas UDF in Spark
   against the same call in a plain loop on the driver.
+- ``ceiling`` (a machine probe, no notebook): Prophet fits per minute in one process alone and
+  in one process per core at once, without Spark. Each fit slows down when the other cores
+  are busy, so the second rate over the first is the most any fan-out on this machine can gain:
+  the ceiling for the ``prophet`` and ``dtw`` ratios.
 
 ``--reread`` runs nothing: it recomputes the rows of the runs stored in ``results.json`` (their
 metrics and timings) with the current readers, for this machine and mode.
@@ -386,6 +390,71 @@ BENCHMARKS: dict[str, Benchmark] = {
         "smoke": (Size("smoke settings", {"SMOKE": True}),),
     }, read_dtw),
 }  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- machine probes
+# Not a chapter: how far this machine lets any fan-out go, the ceiling the chapters' ratios are
+# read against.
+
+
+def _prophet_fits(n: int) -> list[float]:
+    """Seconds of each of ``n`` Prophet fits in this process (after one warm-up fit), with
+    chapter 3's model settings on daily series shaped like its store-item sales."""
+    import logging
+
+    import numpy as np
+    import pandas as pd
+
+    logging.disable(logging.CRITICAL)  # Prophet and cmdstanpy log every fit
+    from prophet import Prophet
+
+    def series(k: int) -> pd.DataFrame:
+        ds = pd.date_range("2013-01-01", "2017-09-30", freq="D")
+        t = np.arange(len(ds))
+        level = (20 + 0.005 * t) * (1 + 0.2 * np.sin(2 * np.pi * t / 365.25))
+        weekly = 1 + 0.1 * np.sin(2 * np.pi * t / 7)
+        return pd.DataFrame({"ds": ds, "y": np.random.default_rng(k).poisson(level * weekly)})
+
+    settings = dict(seasonality_mode="multiplicative", daily_seasonality=False)
+    Prophet(**settings).fit(series(n))  # the first fit in a process loads the optimiser
+    seconds = []
+    for k in range(n):
+        data = series(k)
+        t0 = time.perf_counter()
+        Prophet(**settings).fit(data)
+        seconds.append(time.perf_counter() - t0)
+    return seconds
+
+
+def probe_ceiling(fits: int) -> list[dict[str, Any]]:
+    """Prophet fits in one process alone, then in one process per core at once (no Spark):
+    the second rate over the first is the most any fan-out over these cores can gain."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    cores = os.cpu_count() or 1
+    alone = _prophet_fits(fits)
+    with ProcessPoolExecutor(cores, mp_context=get_context("spawn")) as pool:
+        t0 = time.perf_counter()
+        together = [s for r in pool.map(_prophet_fits, [fits] * cores) for s in r]
+        wall = time.perf_counter() - t0
+    slowdown = (sum(together) / len(together)) / (sum(alone) / len(alone))
+    size = Size(f"{fits} fits per process", {})
+    run = Recorded(size, {}, {}, wall)
+    base = "Prophet fit, 1 process alone"
+    rows = [
+        row(run, base, fits, "models/min", 60 * len(alone) / sum(alone), seconds=sum(alone),
+            items=len(alone), baseline=base),
+        row(run, f"Prophet fit, {cores} processes at once (no Spark)", fits, "models/min",
+            60 * cores / (sum(together) / len(together)), seconds=sum(together) / cores,
+            items=len(together), baseline=base,
+            notes=(f"each fit {slowdown:.2f}x as long as alone: {cores} cores give at most "
+                   f"{cores / slowdown:.2f}x one process",)),
+    ]  # fmt: skip
+    return add_ratios(rows)
+
+
+PROBES: dict[str, Callable[[int], list[dict[str, Any]]]] = {"ceiling": probe_ceiling}
 
 
 def read_timings(path: Path) -> dict[str, dict[str, Any]]:
@@ -759,7 +828,9 @@ def isolate_mlflow(work: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="each notebook at its smoke size")
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated benchmarks")
+    parser.add_argument(
+        "--only", default=",".join([*BENCHMARKS, *PROBES]), help="comma-separated benchmarks"
+    )
     parser.add_argument("--out", default=str(HERE), help="folder for results.json, .md and .png")
     parser.add_argument("--work", default=None, help="notebook runs (default <output.dir>/bench)")
     parser.add_argument(
@@ -774,9 +845,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = [n for n in names if n not in BENCHMARKS]
+    known = [*BENCHMARKS, *PROBES]
+    unknown = [n for n in names if n not in known]
     if unknown:
-        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(known)}")
     mode = "smoke" if args.smoke else "full"
 
     from cookbook.config import load_config
@@ -789,8 +861,13 @@ def main(argv: list[str] | None = None) -> int:
     env = environment()
     blocks, failed = {}, {}
     if args.reread:
-        blocks, names = reread(entries, machine(), mode, names), []
-    for name in names:
+        blocks, names = reread(entries, machine(), mode, [n for n in names if n in BENCHMARKS]), []
+    for name in [n for n in names if n in PROBES]:
+        print(f"==> {name}: a machine probe", flush=True)
+        rows = PROBES[name](4 if args.smoke else 40)
+        blocks[name] = {"chapter": None, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                        "environment": env, "runs": [], "rows": rows}  # fmt: skip
+    for name in [n for n in names if n in BENCHMARKS]:
         bench = BENCHMARKS[name]
         t0 = time.perf_counter()
         runs = []

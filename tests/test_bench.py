@@ -9,6 +9,7 @@ replacing just its benchmarks. (Benchmarks measure speed; tests never assert on 
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -214,3 +215,18 @@ def test_reread_recomputes_rows_from_the_stored_runs_and_needs_them(tmp_path):
         bench.reread(entries, HOST_A, "full", ["pip"])
     with pytest.raises(ValueError, match="'dtw' for this machine, full mode"):
         bench.reread(entries, HOST_B, "full", ["dtw"])
+
+
+@pytest.mark.slow
+def test_the_ceiling_probe_compares_one_process_with_one_per_core(monkeypatch):
+    # the probe's processes are spawned: they import benchmarks/run.py by its name
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    rows = importlib.import_module("run").probe_ceiling(2)
+    alone, together = rows
+    assert alone["variant"] == "Prophet fit, 1 process alone" and alone["ratio"] == 1.0
+    cores = os.cpu_count()
+    assert together["variant"] == f"Prophet fit, {cores} processes at once (no Spark)"
+    assert together["items"] == 2 * cores and alone["items"] == 2
+    # the ratio is the cores over the per-fit slowdown the note reports
+    slowdown = float(together["notes"][0].split("each fit ")[1].split("x")[0])
+    assert together["ratio"] == pytest.approx(cores / slowdown, rel=0.01)

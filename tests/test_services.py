@@ -88,7 +88,7 @@ def test_serve_model_answers_and_reports_bad_input(tmp_path):
     from cookbook.tracking import get_experiment_id
 
     class Double(mlflow.pyfunc.PythonModel):
-        def predict(self, context, model_input, params=None):
+        def predict(self, context, model_input: pd.DataFrame, params=None):
             return model_input[["x"]] * 2
 
     with mlflow.start_run(experiment_id=get_experiment_id("99-services")):
@@ -101,9 +101,21 @@ def test_serve_model_answers_and_reports_bad_input(tmp_path):
         ok = server.invoke({"dataframe_split": {"columns": ["x"], "data": [[2.0]]}})
         assert ok.status_code == 200 and ok.json()["predictions"][0]["x"] == 4.0
         bad = server.invoke(raw="{not json")
-        assert 400 <= bad.status_code < 500
+        assert 400 <= bad.status_code < 500 and not bad.ok
+        with pytest.raises(ServiceError, match=f"model server answered {bad.status_code}: "):
+            bad.raise_for_status()
         assert server.invoke({"dataframe_split": {"columns": ["x"], "data": [[1]]}}).ok
     assert not server.running()
+
+
+def test_a_reply_reads_its_body_and_raises_with_the_status_and_body():
+    good = services.Reply(200, b'{"predictions": [1]}')
+    assert good.ok and good.json() == {"predictions": [1]} and good.raise_for_status() is None
+    bad = services.Reply(400, b'{"error_code": "BAD_REQUEST", "message": "no image column"}')
+    assert not bad.ok and bad.json()["error_code"] == "BAD_REQUEST"
+    with pytest.raises(ServiceError, match='answered 400: {"error_code": "BAD_REQUEST"'):
+        bad.raise_for_status()
+    assert services.Reply(500, b"\xff not utf-8").text.endswith("not utf-8")
 
 
 def test_serve_model_with_a_wrong_uri_fails_with_the_log(tmp_path):

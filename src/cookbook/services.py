@@ -16,6 +16,7 @@ Each is a context manager yielding a :class:`Service` (or :class:`ModelServer`,
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import signal
@@ -179,22 +180,58 @@ def running(services: Sequence[Service] | Service) -> Iterator[None]:
 # ----------------------------------------------------------------------- MLflow model server
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A model server's answer: the status and the body, whatever the status."""
+
+    status_code: int
+    content: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    def raise_for_status(self) -> None:
+        """Raise :class:`ServiceError` with the status and the start of the body unless ok."""
+        if not self.ok:
+            raise ServiceError(f"model server answered {self.status_code}: {self.text[:500]}")
+
+
 @dataclass
 class ModelServer(Service):
-    """``mlflow models serve`` on loopback; :meth:`invoke` posts to ``/invocations``."""
+    """``mlflow models serve`` on loopback; :meth:`invoke` posts to ``/invocations``.
 
-    def invoke(self, payload: Any = None, raw: str | bytes | None = None, timeout: float = 60):
-        """POST a JSON payload (or ``raw`` bytes) to ``/invocations``; return the
-        ``requests.Response`` (any status: the caller checks it)."""
-        import requests
+    The client is the standard library's ``http.client``, one connection per request. Clients
+    and server share the machine's cores in a load test, and ``requests`` costs more CPU per
+    request: on two cores, eight threads of it left the server less (265 against 347 requests
+    per second in one measurement, same server and payloads). Keep-alive connections were
+    slower still, about 40 ms per request on loopback: the signature of Nagle's algorithm
+    meeting delayed ACKs."""
 
+    def invoke(
+        self, payload: Any = None, raw: str | bytes | None = None, timeout: float = 60
+    ) -> Reply:
+        """POST a JSON payload (or ``raw`` bytes) to ``/invocations``; return the :class:`Reply`
+        (any status: the caller checks it)."""
         body = raw if raw is not None else json.dumps(payload)
-        return requests.post(
-            f"{self.url}/invocations",
-            data=body,
-            headers={"Content-Type": "application/json"},
-            timeout=timeout,
-        )
+        body = body.encode("utf-8") if isinstance(body, str) else body
+        host, port = self.url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        try:  # headers and body go out in one write (bytes body): no Nagle delay
+            connection.request(
+                "POST", "/invocations", body=body, headers={"Content-Type": "application/json"}
+            )
+            answer = connection.getresponse()
+            return Reply(answer.status, answer.read())
+        finally:
+            connection.close()
 
 
 @contextlib.contextmanager
