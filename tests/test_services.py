@@ -48,6 +48,29 @@ def test_a_service_starts_answers_and_stops_with_its_children(tmp_path):
     assert not _alive(child), "the child in the process group was stopped too"
 
 
+# a parent that exits at once on SIGTERM, and a child that takes a second to finish its log
+LINGERING = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", (
+    "import signal, sys, time\\n"
+    "def last_words(*_):\\n"
+    "    time.sleep(1); print('child finished', flush=True); sys.exit(0)\\n"
+    "signal.signal(signal.SIGTERM, last_words)\\n"
+    "print('child ready', flush=True); time.sleep(600)\\n")])
+time.sleep(600)
+"""
+
+
+def test_stop_returns_once_every_process_of_the_group_is_gone(tmp_path):
+    svc = Service("lingering", [sys.executable, "-c", LINGERING], tmp_path / "l.log")
+    with running(svc):
+        svc.start()
+        svc.wait_until(lambda: "child ready" in svc.log_path.read_text(), "the child", 30)
+    # the parent died at once; stop waited for the child's last line, so the log is complete
+    assert svc.log_path.read_text().splitlines()[-1] == "child finished"
+    assert not services.group_running(svc.pid)
+
+
 def test_a_service_that_exits_raises_with_its_log(tmp_path):
     svc = Service(
         "broken",

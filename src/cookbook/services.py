@@ -150,19 +150,43 @@ class Service:
 
     def stop(self, grace: float = 15.0) -> None:
         """``stop_signal`` (SIGTERM) to the process group, then SIGKILL what is left after
-        ``grace`` seconds."""
-        if self.process is None or self.process.poll() is not None:
+        ``grace`` seconds. Returns once no process of the group runs: a server's workers can
+        outlive its main process and still write to the log, which must be complete before it
+        is read or uploaded (a file that grows during an upload breaks the HTTP request)."""
+        if self.process is None:
             return
         for sig, wait in ((self.stop_signal, grace), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(self.process.pid, sig)
             except ProcessLookupError:
+                self.process.poll()
                 return
-            try:
-                self.process.wait(timeout=wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                self.process.poll()  # reap the main process, or it stays in the group
+                if not group_running(self.process.pid):
+                    return
+                time.sleep(0.05)
+
+
+def group_running(pgid: int) -> bool:
+    """Whether a process of group ``pgid`` still runs. On Linux an exited process that its
+    parent has not reaped yet (a zombie) does not count: it runs nothing and holds no file."""
+    proc = Path("/proc")
+    if not (proc / "self" / "stat").exists():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            state, _ppid, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue  # gone meanwhile
+        if int(group) == pgid and state != "Z":
+            return True
+    return False
 
 
 @contextlib.contextmanager
