@@ -162,8 +162,11 @@ class Service:
                 self.process.poll()
                 return
             deadline = time.monotonic() + wait
+            try:  # the main process first: a JVM shows as a zombie while its threads exit
+                self.process.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                continue
             while time.monotonic() < deadline:
-                self.process.poll()  # reap the main process, or it stays in the group
                 if not group_running(self.process.pid):
                     return
                 time.sleep(0.05)
