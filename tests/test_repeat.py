@@ -82,3 +82,5 @@ def test_the_comparison_sees_a_changed_number_and_ignores_timings():
         "n_rows: only in the first run"
     ]
     assert VOLATILE.search("rest_latency_ms_p95") and not VOLATILE.search("test_mae")
+    assert VOLATILE.search("fit_busy_share") and VOLATILE.search("fit_slowdown_in_parallel")
+    assert not VOLATILE.search("fit_slowdown_series")  # a count of series: it must repeat
