@@ -617,6 +617,21 @@ def _legacy_entry(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def find_entry(
+    entries: list[dict[str, Any]], host: dict[str, Any], mode: str
+) -> dict[str, Any] | None:
+    """The entry of this machine and mode (never the previous benchmark code's), or None."""
+    key = fingerprint(host)
+    return next(
+        (
+            e
+            for e in entries
+            if e["fingerprint"] == key and e["mode"] == mode and not e.get("legacy")
+        ),
+        None,
+    )
+
+
 def merge(
     entries: list[dict[str, Any]],
     host: dict[str, Any],
@@ -628,17 +643,9 @@ def merge(
     """Put this run's benchmark ``blocks`` into the entry of this machine and mode, replacing
     only the benchmarks that ran; other machines', modes' and benchmarks' results stay. A failed
     benchmark keeps its earlier rows and is listed as failed. Returns (entries, that entry)."""
-    key = fingerprint(host)
-    entry = next(
-        (
-            e
-            for e in entries
-            if e["fingerprint"] == key and e["mode"] == mode and not e.get("legacy")
-        ),
-        None,
-    )
+    entry = find_entry(entries, host, mode)
     if entry is None:
-        entry = {"fingerprint": key, "mode": mode, "benchmarks": {}, "failed": {}}
+        entry = {"fingerprint": fingerprint(host), "mode": mode, "benchmarks": {}, "failed": {}}
     entry["machine"] = host
     entry["updated"] = now
     for name, block in blocks.items():
@@ -788,14 +795,7 @@ def reread(
 ) -> dict[str, dict[str, Any]]:
     """Blocks whose rows the current readers recompute from the runs stored for this machine
     and mode (``--reread``): a changed reader needs no new notebook runs."""
-    entry = next(
-        (
-            e
-            for e in entries
-            if e["fingerprint"] == fingerprint(host) and e["mode"] == mode and not e.get("legacy")
-        ),
-        {},
-    )
+    entry = find_entry(entries, host, mode) or {}
     blocks = {}
     for name in names:
         block = entry.get("benchmarks", {}).get(name)
