@@ -29,6 +29,7 @@ def test_ch6_cnn_features_beat_colour_on_six_held_out_slides(ch6):
     assert r["heldout_roc_auc"] >= r["control_auc"] + 0.1
     assert r["auc_ci_low"] < r["heldout_roc_auc"] < r["auc_ci_high"]
     assert r["features_max_abs_diff"] < 1e-4  # every task computes the driver's features
+    assert r["patches_differing"] == 0  # Spark cut what the plain loop cut, row by row
 
 
 def test_ch6_heat_map_is_higher_inside_the_tumour(ch6):
@@ -59,7 +60,8 @@ def test_ch6_mlflow_logs_weights_model_and_timings(ch6):
         "tissue_tiles.png",
     } <= names
     timings = pd.read_csv(executed.parent / "timings.csv")
-    assert {"patch extraction", "features", "training"} <= set(timings["stage"])
+    loop = "patch extraction, plain loop on the driver"
+    assert {"patch extraction", loop, "features", "training"} <= set(timings["stage"])
     model = mlflow.models.get_model_info(f"runs:/{r['mlflow_run_id']}/patch_classifier")
     assert model.signature is not None and model.saved_input_example_info is not None
 
@@ -86,6 +88,7 @@ def test_ch6_bad_slides_and_coordinates_are_reported_not_fatal(sandbox, tmp_path
     assert r["skipped_slides"] == 1 and r["missing_slides"] == 1 and r["n_slides"] == 8
     assert r["dropped_out_of_bounds"] == 2
     assert r["n_patches"] == 390  # Normal_001's 30 normal patches are gone with its slide
+    assert r["patches_differing"] == 0  # the plain loop cut the same 390 from the same slides
 
 
 @pytest.mark.realdata

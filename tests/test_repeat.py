@@ -83,4 +83,5 @@ def test_the_comparison_sees_a_changed_number_and_ignores_timings():
     ]
     assert VOLATILE.search("rest_latency_ms_p95") and not VOLATILE.search("test_mae")
     assert VOLATILE.search("fit_busy_share") and VOLATILE.search("fit_slowdown_in_parallel")
+    assert VOLATILE.search("spark_vs_loop_per_core")  # chapter 6: a ratio of two timings
     assert not VOLATILE.search("fit_slowdown_series")  # a count of series: it must repeat
