@@ -4,6 +4,7 @@ files and MLflow run, timing, and the chapter registry against the notebooks."""
 from __future__ import annotations
 
 import json
+import sys
 
 import mlflow
 import nbformat
@@ -170,3 +171,20 @@ def test_quiet_sets_tensorflow_log_level(monkeypatch):
     import os
 
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/statm")
+def test_peak_memory_is_this_process_high_water_mark_in_mib():
+    import subprocess
+
+    code = (
+        "import os, numpy as np; from cookbook.chapter import ChapterRun as C\n"
+        "page = os.sysconf('SC_PAGE_SIZE')\n"
+        "rss = lambda: int(open('/proc/self/statm').read().split()[1]) * page / 2**20\n"
+        "now = rss(); block = np.ones(320 * 2**20 // 8); block[:] = 2\n"
+        "del block; print(now, C.peak_memory_mb())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    resident, peak = map(float, out.stdout.split())
+    # a 320 MiB block on top of what was resident, counted in MiB (not KiB or bytes)
+    assert resident + 300 <= peak <= resident + 400

@@ -45,6 +45,8 @@ def test_ch4_spark_scoring_matches_in_process(ch4):
     _, r = ch4
     assert r["spark_scored_windows"] == r["n_test_windows"]  # one prediction per window
     assert r["spark_max_abs_diff"] < 1e-5
+    # the kernel's high-water mark, read after training and again at the end (MiB, not KiB)
+    assert 200 < r["training_peak_rss_mb"] <= r["peak_rss_mb"] < 64 * 1024
 
 
 def test_ch4_sweep_is_tracked_and_the_best_run_chosen_by_validation(ch4):

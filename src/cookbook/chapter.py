@@ -25,6 +25,7 @@ import atexit
 import contextlib
 import logging
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, MutableMapping
@@ -204,6 +205,16 @@ class ChapterRun:
         finally:
             row.seconds = time.perf_counter() - t0
             self.stages.append(row)
+
+    @staticmethod
+    def peak_memory_mb() -> float:
+        """The most memory (resident set) this process has held so far, in MiB: the notebook's
+        kernel, not Spark's JVM or its Python workers. Linux counts ``ru_maxrss`` in KiB,
+        macOS in bytes."""
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
     def timing_table(self):
         """The timed stages so far: stage, seconds, items, items per second."""
