@@ -101,6 +101,7 @@ class DtwSalesTrends(Params):
     STRETCH_FACTORS: list[Fraction] = Field(min_length=1)
     OUTLIER_Z: Annotated[float, Field(gt=0)]
     LEVEL_TOLERANCE: Annotated[float, Field(gt=0, le=1)]
+    TIMING_PRODUCTS: Annotated[int, Field(ge=0, le=20_000_000)]
 
     @model_validator(mode="after")
     def _window_swept(self):
