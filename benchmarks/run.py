@@ -252,20 +252,29 @@ def read_lstm(run: Recorded) -> list[dict[str, Any]]:
                     items=windows, notes=(f"runs: {runs}",))  # fmt: skip
     else:
         train = row(run, variant, steps, "windows/s", None, missing="stages 'training, ...'")
-    peak = _number(run, "peak_rss_mb")
+    peak, trained = _number(run, "peak_rss_mb"), _number(run, "training_peak_rss_mb")
     if peak is not None:
-        train.update(peak_rss_mb=peak)
-        train["notes"].append(f"peak memory of the notebook kernel {peak:,.0f} MB")
+        train.update(peak_rss_mb=peak, training_peak_rss_mb=trained)
+        after = f"{trained:,.0f} MB after training, " if trained is not None else ""
+        train["notes"].append(f"peak memory of the notebook kernel: {after}{peak:,.0f} MB in all")
     scoring = "scoring the registered model in Spark (spark_udf)"
     return [train, from_stage(run, scoring, "Spark scoring", steps, "windows/s")]
 
 
 def read_pathology(run: Recorded) -> list[dict[str, Any]]:
-    """Chapter 6: patch extraction (per core) and CNN features."""
+    """Chapter 6: patch extraction in Spark, per core, against the same ``cut_patches`` in a
+    plain loop on the driver (one core), same run; CNN features."""
     n = _number(run, "n_patches")
+    loop = "patch extraction, plain loop on the driver"
+    cut = from_metric(run, "patch extraction, OpenSlide in Spark", "patches_per_second_per_core",
+                      "patch extraction", n, "patches/s per core", baseline=loop)  # fmt: skip
+    differing = _number(run, "patches_differing")
+    if differing is not None:
+        cut["notes"].append(f"patches differing from the loop's: {differing:.0f}")
     return [
-        from_metric(run, "patch extraction, OpenSlide in Spark", "patches_per_second_per_core",
-                    "patch extraction", n, "patches/s per core"),
+        from_metric(run, loop, "loop_patches_per_second", loop, n, "patches/s per core",
+                    baseline=loop),
+        cut,
         from_metric(run, "CNN features", "feature_images_per_second", "features", n, "images/s"),
     ]  # fmt: skip
 
@@ -332,8 +341,9 @@ def read_prophet(run: Recorded) -> list[dict[str, Any]]:
 
 
 def read_dtw(run: Recorded) -> list[dict[str, Any]]:
-    """Chapter 2: the ucrdtw pandas UDF in Spark against the same call in a plain loop."""
-    n = _number(run, "n_products")
+    """Chapter 2: the ucrdtw pandas UDF in Spark against the same call in a plain loop, on the
+    products section 7 timed (``TIMING_PRODUCTS``: the catalogue repeated)."""
+    n = _number(run, "timing_products") or _number(run, "n_products")
     cores = _number(run, "spark_cores")
     loop = "ucrdtw, plain loop on the driver"
     on = f", {cores:.0f} cores" if cores else ""
@@ -374,7 +384,9 @@ BENCHMARKS: dict[str, Benchmark] = {
                   Size("all 144 rows", {**_LSTM_SMOKE, "SAMPLING_RATE": 1})),
     }, read_lstm),
     "pathology": Benchmark("06-digital-pathology", "patches", {
-        "full": (Size("smoke settings", {"SMOKE": True}), Size("default settings", {})),
+        "full": (Size("default settings", {}),
+                 Size("500 patches per slide and class, features at 128 px",
+                      {"PATCHES_PER_CLASS": 500, "FEATURE_SIZE": 128})),
         "smoke": (Size("smoke settings", {"SMOKE": True}),),
     }, read_pathology),
     "rest": Benchmark("07-car-classification", "requests", {
@@ -386,7 +398,8 @@ BENCHMARKS: dict[str, Benchmark] = {
         "smoke": (Size("smoke settings, 1 origin", {"SMOKE": True, "ORIGINS": 1}),),
     }, read_prophet),
     "dtw": Benchmark("02-dtw-sales-trends", "products", {
-        "full": (Size("811 products", {}),),
+        "full": (Size("811 products", {}),
+                 Size("TIMING_PRODUCTS = 1,000,000", {"TIMING_PRODUCTS": 1_000_000})),
         "smoke": (Size("smoke settings", {"SMOKE": True}),),
     }, read_dtw),
 }  # fmt: skip
@@ -426,31 +439,67 @@ def _prophet_fits(n: int) -> list[float]:
     return seconds
 
 
-def probe_ceiling(fits: int) -> list[dict[str, Any]]:
-    """Prophet fits in one process alone, then in one process per core at once (no Spark):
-    the second rate over the first is the most any fan-out over these cores can gain."""
+def _ucrdtw_calls(n: int) -> list[float]:
+    """Seconds of chapter 2's ucrdtw call (5% window) over ``n`` products, its embedded
+    catalogue repeated, timed in chunks of 1,000 products, in this process."""
+    import _ucrdtw
+    import numpy as np
+
+    from cookbook.datasets import weekly_sales
+
+    pattern = [float(v) for v in weekly_sales.CAPACITY_PATTERN]
+    catalogue = weekly_sales.load(weekly_sales.prepare("synthetic").csv)
+    weeks = catalogue[list(weekly_sales.WEEK_COLUMNS)].to_numpy(dtype=float)
+    rows = np.resize(weeks, (n, weeks.shape[1]))  # repeated, row by row
+    # ucrdtw mallocs and frees an 800 KB buffer per call. Until a process has freed a larger
+    # block, glibc serves it with mmap and munmap, page faults included, about 5x slower; a
+    # notebook kernel or a Spark worker has long freed one. Free one here, as they have.
+    np.ones(2**20).sum()
+    seconds = []
+    for start in range(0, n, 1_000):
+        t0 = time.perf_counter()
+        for r in rows[start : start + 1_000]:
+            _ucrdtw.ucrdtw(r.tolist(), pattern, 0.05, False)
+        seconds.append(time.perf_counter() - t0)
+    return seconds
+
+
+# kernel, what it does, its items per process at scale 1, the unit of its rate, items per unit
+_CEILING = (
+    (_prophet_fits, "Prophet fit", 1, "models/min", 60),
+    (_ucrdtw_calls, "ucrdtw", 5_000, "products/s", 1),
+)
+
+
+def probe_ceiling(scale: int) -> list[dict[str, Any]]:
+    """Each kernel in one process alone, then in one process per core at once (no Spark): the
+    second rate over the first is the most any fan-out over these cores can gain. ``scale``:
+    Prophet fits per process (ucrdtw: 5,000 products per fit)."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
     cores = os.cpu_count() or 1
-    alone = _prophet_fits(fits)
-    with ProcessPoolExecutor(cores, mp_context=get_context("spawn")) as pool:
-        t0 = time.perf_counter()
-        together = [s for r in pool.map(_prophet_fits, [fits] * cores) for s in r]
-        wall = time.perf_counter() - t0
-    slowdown = (sum(together) / len(together)) / (sum(alone) / len(alone))
-    size = Size(f"{fits} fits per process", {})
-    run = Recorded(size, {}, {}, wall)
-    base = "Prophet fit, 1 process alone"
-    rows = [
-        row(run, base, fits, "models/min", 60 * len(alone) / sum(alone), seconds=sum(alone),
-            items=len(alone), baseline=base),
-        row(run, f"Prophet fit, {cores} processes at once (no Spark)", fits, "models/min",
-            60 * cores / (sum(together) / len(together)), seconds=sum(together) / cores,
-            items=len(together), baseline=base,
-            notes=(f"each fit {slowdown:.2f}x as long as alone: {cores} cores give at most "
-                   f"{cores / slowdown:.2f}x one process",)),
-    ]  # fmt: skip
+    rows = []
+    for kernel, what, per, unit, per_unit in _CEILING:
+        n = scale * per
+        alone = kernel(n)
+        with ProcessPoolExecutor(cores, mp_context=get_context("spawn")) as pool:
+            t0 = time.perf_counter()
+            together = list(pool.map(kernel, [n] * cores))
+            wall = time.perf_counter() - t0
+        # per process: its n items over its own busy seconds; the slowdown is per item
+        busy = sum(sum(t) for t in together) / cores
+        slowdown = busy / sum(alone)
+        run = Recorded(Size(f"{n:,} per process", {}), {}, {}, wall)
+        base = f"{what}, 1 process alone"
+        rows += [
+            row(run, base, n, unit, per_unit * n / sum(alone), seconds=sum(alone), items=n,
+                baseline=base),
+            row(run, f"{what}, {cores} processes at once (no Spark)", n, unit,
+                per_unit * cores * n / busy, seconds=busy, items=cores * n, baseline=base,
+                notes=(f"each item {slowdown:.2f}x as long as alone: {cores} cores give at "
+                       f"most {cores / slowdown:.2f}x one process",)),
+        ]  # fmt: skip
     return add_ratios(rows)
 
 
@@ -739,7 +788,8 @@ def _section(entry: dict[str, Any], plot: str | None) -> list[str]:
 
 
 def plot_throughput(entry: dict[str, Any], target: Path) -> Path:
-    """One panel per benchmark: throughput against size, one line per variant (log scales)."""
+    """One panel per chapter benchmark: throughput against size, one line per variant (log
+    scales)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -747,7 +797,8 @@ def plot_throughput(entry: dict[str, Any], target: Path) -> Path:
 
     from cookbook.io import atomic_path
 
-    names = [n for n, b in entry["benchmarks"].items() if b["rows"]]
+    # probes measure one size each, in units of their own: nothing to plot against size
+    names = [n for n, b in entry["benchmarks"].items() if b["rows"] and n in BENCHMARKS]
     cols = min(4, max(1, len(names)))
     rows_n = max(1, -(-len(names) // cols))
     fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.4 * rows_n), squeeze=False)

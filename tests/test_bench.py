@@ -192,6 +192,29 @@ def test_ratios_against_the_same_run_or_the_first_size():
 
 
 @pytest.mark.unit
+def test_patches_and_distances_are_read_against_the_chapter_s_own_plain_loop():
+    bench = _bench()
+    size = bench.Size("11,000 patches", {})
+    metrics = {"n_patches": 11_000, "loop_patches_per_second": 46.0,
+               "patches_per_second_per_core": 41.4, "patches_differing": 0,
+               "feature_images_per_second": 80.0}  # fmt: skip
+    timings = {"patch extraction": {"seconds": 133.0, "items": 11_000}}
+    rows = bench.add_ratios(bench.read_pathology(bench.Recorded(size, metrics, timings, 1.0)))
+    loop, cut, features = rows
+    assert loop["variant"] == "patch extraction, plain loop on the driver" and loop["ratio"] == 1
+    assert cut["baseline"] == "patch extraction, plain loop on the driver (11,000 patches)"
+    assert cut["ratio"] == pytest.approx(0.9) and cut["seconds"] == 133.0
+    assert cut["notes"] == ["patches differing from the loop's: 0"]
+    assert features["throughput"] == 80.0
+    # chapter 2 at scale: the rows count the products section 7 timed, not the catalogue
+    dtw = {"n_products": 811, "timing_products": 1_000_774, "spark_cores": 2,
+           "products_per_second_loop": 30_000.0, "products_per_second_spark": 54_000.0}  # fmt: skip
+    loop, udf = bench.add_ratios(bench.read_dtw(bench.Recorded(size, dtw, {}, 1.0)))
+    assert loop["size"] == udf["size"] == 1_000_774 and udf["ratio"] == pytest.approx(1.8)
+    assert udf["variant"] == "ucrdtw pandas UDF in Spark, 2 cores"
+
+
+@pytest.mark.unit
 def test_reread_recomputes_rows_from_the_stored_runs_and_needs_them(tmp_path):
     bench = _bench()
     run = {
@@ -222,11 +245,16 @@ def test_the_ceiling_probe_compares_one_process_with_one_per_core(monkeypatch):
     # the probe's processes are spawned: they import benchmarks/run.py by its name
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     rows = importlib.import_module("run").probe_ceiling(2)
-    alone, together = rows
-    assert alone["variant"] == "Prophet fit, 1 process alone" and alone["ratio"] == 1.0
     cores = os.cpu_count()
-    assert together["variant"] == f"Prophet fit, {cores} processes at once (no Spark)"
-    assert together["items"] == 2 * cores and alone["items"] == 2
-    # the ratio is the cores over the per-fit slowdown the note reports
-    slowdown = float(together["notes"][0].split("each fit ")[1].split("x")[0])
-    assert together["ratio"] == pytest.approx(cores / slowdown, rel=0.01)
+    assert [r["variant"] for r in rows] == [
+        "Prophet fit, 1 process alone",
+        f"Prophet fit, {cores} processes at once (no Spark)",
+        "ucrdtw, 1 process alone",
+        f"ucrdtw, {cores} processes at once (no Spark)",
+    ]
+    for alone, together, n in (rows[:2] + [2], rows[2:] + [10_000]):
+        assert alone["ratio"] == 1.0 and together["baseline"].startswith(alone["variant"])
+        assert alone["items"] == n and together["items"] == cores * n
+        # the ratio is the cores over the per-item slowdown the note reports
+        slowdown = float(together["notes"][0].split("each item ")[1].split("x")[0])
+        assert together["ratio"] == pytest.approx(cores / slowdown, rel=0.01)
