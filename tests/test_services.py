@@ -6,6 +6,7 @@ import os
 import sys
 import time
 
+import pandas as pd
 import pytest
 
 from cookbook import services
@@ -106,11 +107,11 @@ def test_services_added_inside_the_block_are_stopped_too(tmp_path):
 @pytest.mark.slow
 def test_serve_model_answers_and_reports_bad_input(tmp_path):
     import mlflow
-    import pandas as pd
 
     from cookbook.tracking import get_experiment_id
 
     class Double(mlflow.pyfunc.PythonModel):
+        # a module-level pandas: MLflow reads this hint (a string here) in the module's names
         def predict(self, context, model_input: pd.DataFrame, params=None):
             return model_input[["x"]] * 2
 
