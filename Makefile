@@ -39,7 +39,7 @@ help:
 	@echo "make lab        set up, then JupyterLab on the notebooks: http://127.0.0.1:$(LAB_PORT)/lab"
 	@echo "make setup      create $(VENV) and install the locked requirements (run/test do it)"
 	@echo "make lock       re-resolve requirements*.txt into the hashed requirements*.lock files"
-	@echo "make bench      set up, then run the benchmarks (chapter notebooks at benchmark sizes; ~2 h)"
+	@echo "make bench      set up, then run the benchmarks (chapter notebooks at benchmark sizes; ~40 min)"
 	@echo "make ui         MLflow UI on http://127.0.0.1:$(PORT)"
 	@echo "make lint       ruff on the package, tests and notebooks; check notebooks are stripped"
 	@echo "make format     ruff --fix and ruff format (the paths that lint checks)"
