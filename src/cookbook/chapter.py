@@ -209,8 +209,17 @@ class ChapterRun:
     @staticmethod
     def peak_memory_mb() -> float:
         """The most memory (resident set) this process has held so far, in MiB: the notebook's
-        kernel, not Spark's JVM or its Python workers. Linux counts ``ru_maxrss`` in KiB,
-        macOS in bytes."""
+        kernel, not Spark's JVM or its Python workers. On Linux it is ``VmHWM`` from
+        /proc/self/status: ``ru_maxrss`` would also carry the high-water mark of the process
+        that started this one (exec keeps it), so a kernel started by a large process would
+        report that process's size. Elsewhere ``ru_maxrss`` (macOS counts it in bytes)."""
+        try:
+            with open("/proc/self/status", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024  # kB
+        except OSError:
+            pass
         import resource
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
