@@ -27,8 +27,9 @@ Benchmarks (``--only`` picks some; ``--smoke`` runs each notebook at its smoke s
   requests per second of several clients at once against one client's, same server.
 - ``prophet`` (chapter 3; 500 series, one origin): models per minute of the Spark fan-out
   against the chapter's ``fit_series`` in a plain loop on the driver; forecasts likewise.
-- ``dtw`` (chapter 2; 811 products): products per second of the ``ucrdtw`` pandas UDF in Spark
-  against the same call in a plain loop on the driver.
+- ``dtw`` (chapter 2; 811 products, then 1,000,000): products per second of the ``ucrdtw``
+  pandas UDF in Spark, and of the same pass with a UDF that does no work (what moving the
+  products to Python and back costs), against the same call in a plain loop on the driver.
 - ``ceiling`` (a machine probe, no notebook): Prophet fits per minute in one process alone and
   in one process per core at once, without Spark. Each fit slows down when the other cores
   are busy, so the second rate over the first is the most any fan-out on this machine can gain:
@@ -347,10 +348,17 @@ def read_dtw(run: Recorded) -> list[dict[str, Any]]:
     cores = _number(run, "spark_cores")
     loop = "ucrdtw, plain loop on the driver"
     on = f", {cores:.0f} cores" if cores else ""
+    expected = _number(run, "spark_expected_vs_loop")
+    udf = from_metric(run, f"ucrdtw pandas UDF in Spark{on}", "products_per_second_spark",
+                      "ucrdtw, Spark pandas UDF", n, "products/s", baseline=loop)  # fmt: skip
+    if expected is not None:
+        udf["notes"].append(f"the transfer alone allows at most about {expected:.2f}x the loop")
     return [
         from_metric(run, loop, "products_per_second_loop", loop, n, "products/s", baseline=loop),
-        from_metric(run, f"ucrdtw pandas UDF in Spark{on}", "products_per_second_spark",
-                    "ucrdtw, Spark pandas UDF", n, "products/s", baseline=loop),
+        udf,
+        from_metric(run, f"pandas UDF in Spark, transfer only (no DTW){on}",
+                    "products_per_second_transfer", "Spark pandas UDF, transfer only", n,
+                    "products/s", baseline=loop),
     ]  # fmt: skip
 
 

@@ -208,10 +208,13 @@ def test_patches_and_distances_are_read_against_the_chapter_s_own_plain_loop():
     assert features["throughput"] == 80.0
     # chapter 2 at scale: the rows count the products section 7 timed, not the catalogue
     dtw = {"n_products": 811, "timing_products": 1_000_774, "spark_cores": 2,
-           "products_per_second_loop": 30_000.0, "products_per_second_spark": 54_000.0}  # fmt: skip
-    loop, udf = bench.add_ratios(bench.read_dtw(bench.Recorded(size, dtw, {}, 1.0)))
+           "products_per_second_loop": 30_000.0, "products_per_second_spark": 54_000.0,
+           "products_per_second_transfer": 600_000.0, "spark_expected_vs_loop": 1.82}  # fmt: skip
+    loop, udf, transfer = bench.add_ratios(bench.read_dtw(bench.Recorded(size, dtw, {}, 1.0)))
     assert loop["size"] == udf["size"] == 1_000_774 and udf["ratio"] == pytest.approx(1.8)
     assert udf["variant"] == "ucrdtw pandas UDF in Spark, 2 cores"
+    assert udf["notes"] == ["the transfer alone allows at most about 1.82x the loop"]
+    assert transfer["ratio"] == pytest.approx(20.0) and transfer["size"] == 1_000_774
 
 
 @pytest.mark.unit
@@ -232,6 +235,7 @@ def test_reread_recomputes_rows_from_the_stored_runs_and_needs_them(tmp_path):
     assert [(r["variant"], r["throughput"], r["ratio"]) for r in rows] == [
         ("ucrdtw, plain loop on the driver", 1000.0, 1.0),
         ("ucrdtw pandas UDF in Spark", 1500.0, 1.5),
+        ("pandas UDF in Spark, transfer only (no DTW)", None, None),  # not recorded then
     ]  # the current reader's rows, not the stored "stale row"
     assert blocks["dtw"]["runs"] == [run] and blocks["dtw"]["finished"] == block["finished"]
     with pytest.raises(ValueError, match="no stored runs of 'pip' for this machine, full mode"):

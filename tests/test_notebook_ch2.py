@@ -44,6 +44,16 @@ def test_ch2_spark_distances_match_a_plain_loop(ch2):
     assert r["farthest_product"] == reference.idxmax()
 
 
+def test_ch2_spark_estimate_comes_from_the_timed_passes(ch2):
+    executed, r = ch2
+    seconds = pd.read_csv(executed.parent / "timings.csv").set_index("stage")["seconds"]
+    loop = seconds["ucrdtw, plain loop on the driver"]
+    transfer = seconds["Spark pandas UDF, transfer only"]
+    # at most L / (L / c + T): the loop's seconds shared by the cores, plus the transfer alone
+    assert r["spark_expected_vs_loop"] == pytest.approx(loop / (loop / r["spark_cores"] + transfer))
+    assert r["products_per_second_transfer"] == pytest.approx(r["n_products"] / transfer)
+
+
 def test_ch2_finds_the_planted_followers(ch2):
     _, r = ch2
     assert r["planted_followers"] == 40
