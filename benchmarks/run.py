@@ -338,6 +338,13 @@ def read_prophet(run: Recorded) -> list[dict[str, Any]]:
             f"cores busy fitting {busy:.0%} of the time; each fit {slowdown:.2f}x as long as "
             f"in the loop"
         )
+    transfer = _number(run, "fit_transfer_seconds")
+    expected, bound = _number(run, "fit_expected_vs_loop"), _number(run, "fit_bound_vs_loop")
+    if None not in (transfer, expected, bound):  # the same fan-out without the fits
+        rows[1]["notes"].append(
+            f"without the fits the fan-out takes {transfer:.1f} s: at most {expected:.2f}x "
+            f"the loop with this slowdown, {bound:.2f}x if no fit slowed down"
+        )
     return rows
 
 

@@ -215,6 +215,19 @@ def test_patches_and_distances_are_read_against_the_chapter_s_own_plain_loop():
     assert udf["variant"] == "ucrdtw pandas UDF in Spark, 2 cores"
     assert udf["notes"] == ["the transfer alone allows at most about 1.82x the loop"]
     assert transfer["ratio"] == pytest.approx(20.0) and transfer["size"] == 1_000_774
+    # chapter 3: where the fan-out's time goes, and what the same fan-out costs without fits
+    prophet = {
+        "n_series": 500, "spark_cores": 2, "loop_series": 20, "loop_models_per_minute": 353.0,
+        "models_per_minute": 528.0, "fit_busy_share": 0.82, "fit_slowdown_in_parallel": 1.14,
+        "fit_transfer_seconds": 4.0, "fit_expected_vs_loop": 1.61, "fit_bound_vs_loop": 1.83,
+    }  # fmt: skip
+    fit = bench.add_ratios(bench.read_prophet(bench.Recorded(size, prophet, {}, 1.0)))[1]
+    assert fit["ratio"] == pytest.approx(528 / 353)
+    assert fit["notes"] == [
+        "cores busy fitting 82% of the time; each fit 1.14x as long as in the loop",
+        "without the fits the fan-out takes 4.0 s: at most 1.61x the loop with this slowdown, "
+        "1.83x if no fit slowed down",
+    ]
 
 
 @pytest.mark.unit

@@ -73,7 +73,7 @@ def test_ch3_recovers_the_seasonality_and_beats_the_baselines(ch3):
 
 
 def test_ch3_loop_and_fan_out_agree_and_the_fan_out_time_is_accounted_for(ch3):
-    _, r = ch3
+    executed, r = ch3
     assert r["loop_series"] == 6  # smoke: all six series (the loop takes up to 20)
     assert r["loop_spark_max_abs_diff"] == 0.0  # same function, same data, same forecast
     # the workers cannot spend more time fitting than the fan-out's core-seconds: more would
@@ -83,6 +83,16 @@ def test_ch3_loop_and_fan_out_agree_and_the_fan_out_time_is_accounted_for(ch3):
     # fit's start-up in each fresh worker slow a fit down, they do not make it faster
     assert r["fit_slowdown_series"] == r["loop_series"]
     assert 0.8 < r["fit_slowdown_in_parallel"] < 6
+    # the same fan-out without the fits does strictly less, and the bound is the formula of the
+    # timed passes: L / (s L / c + T), L the loop's seconds for every model
+    seconds = pd.read_csv(executed.parent / "timings.csv").set_index("stage")["seconds"]
+    assert r["fit_transfer_seconds"] == seconds["fit, transfer only"] < seconds["fit"]
+    loop_all = 60 * r["n_series"] * r["origins"] / r["loop_models_per_minute"]
+    s, c = r["fit_slowdown_in_parallel"], r["spark_cores"]
+    bound = loop_all / (s * loop_all / c + r["fit_transfer_seconds"])
+    assert r["fit_expected_vs_loop"] == pytest.approx(bound)
+    no_slowdown = loop_all / (loop_all / c + r["fit_transfer_seconds"])
+    assert r["fit_bound_vs_loop"] == pytest.approx(no_slowdown)
 
 
 def test_ch3_rerun_repeats_intervals_and_partition(ch3, sandbox):
