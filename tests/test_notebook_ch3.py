@@ -80,9 +80,9 @@ def test_ch3_loop_and_fan_out_agree_and_the_fan_out_time_is_accounted_for(ch3):
     # mean more fits at once than cores, and a busy share that explains nothing
     assert 0 < r["fit_busy_share"] <= 1
     # every sampled series is matched with its fit inside Spark. The slowdown is a ratio of two
-    # timings of six fits taken minutes apart, while the other pytest worker shares the two
-    # cores: CI has read 0.78, so only a mismatch (seconds against milliseconds, fits of other
-    # series) is caught here; its size is the bench's to measure (benchmarks/results.md)
+    # timings of six fits taken at different moments of the run, while the other pytest worker
+    # shares the two cores: CI has read 0.78, so only a mismatch (seconds against milliseconds,
+    # fits of other series) is caught here; its size is the bench's to measure (results.md)
     assert r["fit_slowdown_series"] == r["loop_series"]
     assert 0.2 < r["fit_slowdown_in_parallel"] < 10
     # the same fan-out without the fits does strictly less, and the bound is the formula of the
