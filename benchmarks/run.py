@@ -34,6 +34,11 @@ Benchmarks (``--only`` picks some; ``--smoke`` runs each notebook at its smoke s
   in one process per core at once, without Spark. Each fit slows down when the other cores
   are busy, so the second rate over the first is the most any fan-out on this machine can gain:
   the ceiling for the ``prophet`` and ``dtw`` ratios.
+- ``run`` (opt-in: not in the default list, since it takes as long as ``make run``): all eight
+  chapters at their default settings, one after another, through the loop ``make run`` executes
+  (``cookbook.runner.run_chapters``): each chapter's seconds and share of the run, and the whole
+  run against the README's 30-minute goal. ``--only run,ceiling`` also records how fast the
+  machine ran that day (the ceiling's one-process Prophet rate), to compare runs across days.
 
 ``--reread`` runs nothing: it recomputes the rows of the runs stored in ``results.json`` (their
 metrics and timings) with the current readers, for this machine and mode.
@@ -521,6 +526,47 @@ def probe_ceiling(scale: int) -> list[dict[str, Any]]:
 PROBES: dict[str, Callable[[int], list[dict[str, Any]]]] = {"ceiling": probe_ceiling}
 
 
+# ----------------------------------------------------------------------------- make run
+# Not one chapter at benchmark sizes: all eight at their default settings, one after another,
+# through the runner's own loop, which is what `make run` executes. Opt-in (``--only run``): it
+# takes as long as `make run`.
+
+MAKE_RUN_GOAL_MINUTES = 30  # the README's goal for `make run` on a 2-core machine
+
+
+def bench_make_run(work: Path, smoke: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Every chapter as ``make run`` runs it (``cookbook.runner.run_chapters``): one row per
+    chapter with its seconds and share of the run, and a row for the whole run against the
+    goal. Returns the rows and the stored run (each chapter's status, seconds, metrics)."""
+    from cookbook.runner import CHAPTERS, run_chapters
+
+    params = {"DATA_SOURCE": "synthetic", "SMOKE": smoke}
+    size = Size("smoke settings" if smoke else "default settings", params)
+    done = run_chapters(list(CHAPTERS), work, params)
+    total = sum(seconds for _, _, _, seconds, _ in done)
+    run = Recorded(size, {}, {}, total)
+    rows = []
+    for ch, status, _, seconds, _ in done:
+        notes = [f"{seconds / total:.0%} of the run"] + ([] if status == "ok" else [status])
+        variant = f"chapter {int(ch.key[:2])}: {ch.title}"
+        rows.append(row(run, variant, len(done), "", None, seconds=seconds, notes=tuple(notes)))
+    verdict = "within" if total <= 60 * MAKE_RUN_GOAL_MINUTES else "over"
+    notes = [f"{total / 60:.1f} min: {verdict} the goal of {MAKE_RUN_GOAL_MINUTES} min"]
+    notes += [f"FAILED: {ch.key}" for ch, status, *_ in done if status != "ok"]
+    variant = f"all {len(done)} chapters, one after another (make run)"
+    rows.append(row(run, variant, len(done), "", None, seconds=total, notes=tuple(notes)))
+    stored = {
+        "size": size.label,
+        "parameters": params,
+        "seconds": total,
+        "chapters": {
+            ch.key: {"status": status, "seconds": seconds, "metrics": metrics}
+            for ch, status, metrics, seconds, _ in done
+        },
+    }
+    return add_ratios(rows), stored
+
+
 def read_timings(path: Path) -> dict[str, dict[str, Any]]:
     """A notebook's ``timings.csv`` (stage, seconds, items): stage -> seconds and items."""
     if not path.is_file():
@@ -911,7 +957,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
-    known = [*BENCHMARKS, *PROBES]
+    known = [*BENCHMARKS, *PROBES, "run"]
     unknown = [n for n in names if n not in known]
     if unknown:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(known)}")
@@ -933,6 +979,15 @@ def main(argv: list[str] | None = None) -> int:
         rows = PROBES[name](4 if args.smoke else 40)
         blocks[name] = {"chapter": None, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
                         "environment": env, "runs": [], "rows": rows}  # fmt: skip
+    if "run" in names:
+        print("==> run: every chapter at its default settings, as make run", flush=True)
+        rows, stored = bench_make_run(work / "run", args.smoke)
+        blocks["run"] = {"chapter": None, "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                         "environment": env, "runs": [stored], "rows": rows}  # fmt: skip
+        broken = [k for k, c in stored["chapters"].items() if c["status"] != "ok"]
+        if broken:
+            failed["run"] = {"finished": blocks["run"]["finished"], "size": stored["size"],
+                             "error": f"chapter(s) failed: {', '.join(broken)}"}  # fmt: skip
     for name in [n for n in names if n in BENCHMARKS]:
         bench = BENCHMARKS[name]
         t0 = time.perf_counter()

@@ -275,3 +275,41 @@ def test_the_ceiling_probe_compares_one_process_with_one_per_core(monkeypatch):
         # the ratio is the cores over the per-item slowdown the note reports
         slowdown = float(together["notes"][0].split("each item ")[1].split("x")[0])
         assert together["ratio"] == pytest.approx(cores / slowdown, rel=0.01)
+
+
+@pytest.mark.unit
+def test_the_run_benchmark_times_every_chapter_through_make_run_s_loop(monkeypatch, tmp_path):
+    from cookbook import runner
+
+    calls = []
+
+    def fake_run_chapters(selected, output, parameters=None, **options):
+        calls.append((selected, output, parameters))
+        seconds = [60.0 * (k + 1) for k in range(len(selected))]  # 1 + 2 + ... + 8 minutes
+        return [
+            (ch, "FAILED" if k == 2 else "ok", {"x": k}, s, f"{ch.key}.ipynb")
+            for k, (ch, s) in enumerate(zip(selected, seconds, strict=True))
+        ]
+
+    monkeypatch.setattr(runner, "run_chapters", fake_run_chapters)
+    bench = _bench()
+    rows, stored = bench.bench_make_run(tmp_path, smoke=False)
+    ((selected, output, params),) = calls
+    assert list(selected) == list(runner.CHAPTERS) and output == tmp_path
+    assert params == {"DATA_SOURCE": "synthetic", "SMOKE": False}  # what make run passes
+    total = 60.0 * sum(range(1, 9))  # 36 minutes
+    assert [r["seconds"] for r in rows] == [60.0 * k for k in range(1, 9)] + [total]
+    assert rows[0]["variant"] == f"chapter 1: {runner.CHAPTERS[0].title}"
+    assert rows[0]["notes"] == [f"{60 / total:.0%} of the run"]
+    assert rows[2]["notes"][-1] == "FAILED"
+    assert rows[-1]["variant"] == "all 8 chapters, one after another (make run)"
+    assert rows[-1]["notes"] == [
+        "36.0 min: over the goal of 30 min",
+        f"FAILED: {runner.CHAPTERS[2].key}",
+    ]
+    assert all(r["throughput"] is None and r["ratio"] is None for r in rows)
+    assert stored["seconds"] == total and stored["size"] == "default settings"
+    assert stored["chapters"][runner.CHAPTERS[2].key]["status"] == "FAILED"
+    assert stored["chapters"][runner.CHAPTERS[1].key]["metrics"] == {"x": 1}
+    # opt-in: a default `make bench` runs BENCHMARKS and PROBES only
+    assert "run" not in bench.BENCHMARKS and "run" not in bench.PROBES

@@ -35,6 +35,7 @@ def test_summary_lists_metrics_time_and_locations(tmp_path):
     assert "02-dtw-sales-trends" in text and "[ok, 12 s]" in text
     assert "median_distance" in text and "7.894" in text and "P675" in text
     assert str(tmp_path) in text and "sqlite:///" in text
+    assert "1 chapter(s) in 0.2 min (12 s), 1 ok" in text  # the whole run's time
 
 
 @pytest.mark.skipif(__import__("os").name != "posix", reason="Unix sockets are POSIX only")

@@ -21,7 +21,7 @@ from cookbook.chapters import CHAPTERS, Chapter, chapter
 from cookbook.config import load_config
 from cookbook.tracking import read_results
 
-__all__ = ["CHAPTERS", "Chapter", "chapter", "execute", "main", "summary"]
+__all__ = ["CHAPTERS", "Chapter", "chapter", "execute", "main", "run_chapters", "summary"]
 
 KERNEL_NAME = "cookbook"
 
@@ -125,14 +125,44 @@ def summary(rows: list[tuple[Chapter, str, dict[str, Any], float, str]], output:
             if key in results:
                 lines.append(f"    {key:<22} {_fmt(results[key])}")
         lines.append(f"    notebook: {where}")
+    total = sum(r[3] for r in rows)
+    ok = sum(r[1] == "ok" for r in rows)
     lines += [
         "",
+        f"{len(rows)} chapter(s) in {total / 60:.1f} min ({total:.0f} s), {ok} ok",
         f"Executed notebooks and files: {output}",
         f"MLflow tracking store:        {config['mlflow']['tracking_uri']}",
         f"MLflow artifacts:             {config['mlflow'].get('artifact_root')}",
         "Browse the runs with `make ui` (http://127.0.0.1:5000).",
     ]
     return "\n".join(lines)
+
+
+def run_chapters(
+    selected: list[Chapter],
+    output: str | Path,
+    parameters: dict[str, Any] | None = None,
+    **options: Any,
+) -> list[tuple[Chapter, str, dict[str, Any], float, str]]:
+    """Execute ``selected`` one after another, as ``make run`` does, going on after a failure.
+
+    Returns one row per chapter for :func:`summary`: (chapter, "ok" or "FAILED", recorded
+    results, seconds, executed notebook). ``options`` go to :func:`execute`. The benchmarks
+    time ``make run`` through this function (``benchmarks/run.py --only run``).
+    """
+    output = Path(output).resolve()
+    rows = []
+    for ch in selected:
+        print(f"==> {ch.key}: executing {ch.notebook}", flush=True)
+        start = time.perf_counter()
+        try:
+            executed, results, seconds = execute(ch, output, parameters, **options)
+            rows.append((ch, "ok", results, seconds, str(executed)))
+        except Exception as exc:  # keep going: report every chapter
+            where = output / ch.key / ch.notebook
+            rows.append((ch, "FAILED", {}, time.perf_counter() - start, str(where)))
+            print(f"    {ch.key} failed: {type(exc).__name__}: {str(exc)[:2000]}", flush=True)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -155,27 +185,15 @@ def main(argv: list[str] | None = None) -> int:
 
     output = Path(args.output or load_config()["output"]["dir"]).resolve()
     selected = [chapter(c) for c in args.chapters] if args.chapters else list(CHAPTERS)
-    rows = []
-    failed = 0
-    for ch in selected:
-        print(f"==> {ch.key}: executing {ch.notebook}", flush=True)
-        params = {"DATA_SOURCE": args.data_source, "SMOKE": args.smoke}
-        start = time.perf_counter()
-        try:
-            executed, results, seconds = execute(
-                ch,
-                output,
-                params,
-                log_output=args.log_output,
-                progress=args.progress,
-                language=args.language,
-            )
-            rows.append((ch, "ok", results, seconds, str(executed)))
-        except Exception as exc:  # keep going: report every chapter
-            failed += 1
-            where = output / ch.key / ch.notebook
-            rows.append((ch, "FAILED", {}, time.perf_counter() - start, str(where)))
-            print(f"    {ch.key} failed: {type(exc).__name__}: {str(exc)[:2000]}", flush=True)
+    rows = run_chapters(
+        selected,
+        output,
+        {"DATA_SOURCE": args.data_source, "SMOKE": args.smoke},
+        log_output=args.log_output,
+        progress=args.progress,
+        language=args.language,
+    )
+    failed = sum(r[1] != "ok" for r in rows)
     print(summary(rows, output))
     return 1 if failed else 0
 
